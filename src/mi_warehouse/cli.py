@@ -1,0 +1,207 @@
+"""The `mi-warehouse` command: a thin layer over the library. Each command loads the settings,
+makes one library call, and reports a `MiWarehouseError` as one line on stderr (exit status 1)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import Settings, load_settings
+from .errors import MiWarehouseError
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_root().obj["settings_factory"]()
+
+
+def reports_errors(f):
+    """Turn library errors into one clean line for the user."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except MiWarehouseError as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+def _info(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mi-warehouse")
+@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory holding mi-warehouse.toml and sql/ (default: nearest one upwards from here).")
+@click.pass_context
+def main(ctx: click.Context, project_dir: Path | None) -> None:
+    """mi-warehouse: SQL analytics over DICOM, on Hive or the embedded HiveServer2."""
+    cache: dict = {}
+
+    def factory() -> Settings:
+        if "s" not in cache:
+            try:
+                cache["s"] = load_settings(project_dir)
+            except MiWarehouseError as e:
+                raise click.ClickException(str(e)) from None
+        return cache["s"]
+
+    ctx.obj = {"settings_factory": factory}
+
+
+# --- config -----------------------------------------------------------------------
+@main.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def config_cmd(ctx, as_json: bool) -> None:
+    """Print the effective settings (secrets are never shown)."""
+    d = _settings(ctx).public_dict()
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+    else:
+        for k, v in d.items():
+            click.echo(f"{k:<22} {v}")
+
+
+# --- server -----------------------------------------------------------------------
+@main.group("server")
+def server_grp() -> None:
+    """Run the embedded HiveServer2 (Spark Thrift Server from the pyspark wheel)."""
+
+
+@server_grp.command("start")
+@click.option("--timeout", type=float, default=None, help="Seconds to wait for the first answer.")
+@click.pass_context
+@reports_errors
+def server_start(ctx, timeout: float | None) -> None:
+    """Start the server under MIW_HOME and wait until a query answers."""
+    from .engine.server import EmbeddedServer
+
+    srv = EmbeddedServer(_settings(ctx))
+    _info(f"starting the embedded HiveServer2 (log: {srv.log_file}) ...")
+    state, info, started = srv.start(timeout)
+    engine = f"{info.dbms_name} {info.version}" if info else "?"
+    if started:
+        click.echo(f"started: {engine} at {state.url} (pid {state.pid})")
+    else:
+        click.echo(f"already running: {engine} at {state.url} (pid {state.pid})")
+
+
+@server_grp.command("stop")
+@click.pass_context
+@reports_errors
+def server_stop(ctx) -> None:
+    """Stop the server this MIW_HOME started (gracefully, then firmly)."""
+    from .engine.server import EmbeddedServer
+
+    click.echo(EmbeddedServer(_settings(ctx)).stop())
+
+
+@server_grp.command("status")
+@click.pass_context
+@reports_errors
+def server_status(ctx) -> None:
+    """Say whether the embedded server runs; exit status 3 when it does not."""
+    from .engine.server import EmbeddedServer
+
+    state = EmbeddedServer(_settings(ctx)).status()
+    click.echo(state.message)
+    if not state.running:
+        ctx.exit(3)
+
+
+@server_grp.command("logs")
+@click.option("-n", "--lines", type=int, default=50, show_default=True)
+@click.pass_context
+def server_logs(ctx, lines: int) -> None:
+    """Print the end of the server's log."""
+    from .engine.server import EmbeddedServer
+
+    click.echo(EmbeddedServer(_settings(ctx)).tail(lines))
+
+
+# --- apply ------------------------------------------------------------------------
+@main.command("apply")
+@click.option("--dry-run", is_flag=True, help="Print the rendered HiveQL that would run; change nothing.")
+@click.option("--status", "show_status", is_flag=True, help="List applied, pending, failed and drifted scripts.")
+@click.option("--repair", is_flag=True, help="Accept the new checksum of edited, already-applied scripts.")
+@click.option("--lock-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for another apply to finish.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="Migrations directory (default: sql/migrations).")
+@click.pass_context
+@reports_errors
+def apply_cmd(ctx, dry_run: bool, show_status: bool, repair: bool, lock_timeout: float,
+              directory: Path | None) -> None:
+    """Apply versioned (V*) and repeatable (R__*) HiveQL migrations in order."""
+    from .engine.connection import connect
+    from .migrations.runner import Migrator
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        m = Migrator(session, s, directory, log=_info)
+        if dry_run:
+            click.echo(m.dry_run())
+            return
+        if show_status:
+            from .engine.output import render
+
+            click.echo(render(m.status_table()), nl=False)
+            return
+        done = m.apply(repair=repair, lock_timeout=lock_timeout)
+        click.echo(f"applied {len(done)} script(s)" if done else "nothing to apply: up to date")
+
+
+# --- sql / beeline ----------------------------------------------------------------
+@main.command("sql")
+@click.argument("query", required=False)
+@click.option("-f", "--file", "file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Run the statements of a script file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.pass_context
+@reports_errors
+def sql_cmd(ctx, query: str | None, file: Path | None, fmt: str) -> None:
+    """Run HiveQL and print the results."""
+    from .engine.connection import connect
+    from .engine.output import render
+    from .engine.splitter import split_statements
+    from .errors import QueryFailed
+
+    if bool(query) == bool(file):
+        raise click.UsageError("give a QUERY or -f FILE (one of them)")
+    source = str(file) if file else "<query>"
+    statements = split_statements(file.read_text() if file else query, source)
+    with connect(_settings(ctx)) as session:
+        for st in statements:
+            try:
+                result = session.execute(st.sql)
+            except QueryFailed as e:
+                raise QueryFailed(f"{source}: statement {st.number} (line {st.line}): {e}") from None
+            if result.columns and (result.rows or fmt != "table" or len(statements) == 1):
+                click.echo(render(result, fmt), nl=False)
+
+
+@main.command("beeline", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+@reports_errors
+def beeline_cmd(ctx, args: tuple[str, ...]) -> None:
+    """Open the bundled Beeline connected to the configured server; extra ARGS go to Beeline."""
+    from .engine.beeline import command
+
+    cmd, env = command(_settings(ctx), list(args))
+    sys.stdout.flush()
+    os.execvpe(cmd[0], cmd, env)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

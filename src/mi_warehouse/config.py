@@ -1,0 +1,195 @@
+"""Settings: one place, `mi-warehouse.toml` in the project directory, overridden by environment variables.
+
+Precedence, lowest first: built-in defaults, `mi-warehouse.toml`, `MIW_*` environment variables.
+`MIW_HOME` relocates all embedded state (metastore, warehouse, logs, pid file, lock files);
+`MIW_HIVE_URL` overrides the HiveServer2 URL.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from .errors import ConfigError
+
+CONFIG_FILE = "mi-warehouse.toml"
+AUTH_MODES = ("NONE", "NOSASL", "LDAP", "KERBEROS", "CUSTOM")
+BUCKETING_VERSIONS = (1, 2)
+
+# (toml section, key) -> (attribute, environment variable, type)
+_SETTINGS = {
+    ("hive", "url"): ("hive_url", "MIW_HIVE_URL", str),
+    ("hive", "auth"): ("auth", "MIW_HIVE_AUTH", str),
+    ("hive", "username"): ("username", "MIW_HIVE_USER", str),
+    ("hive", "kerberos_service_name"): ("kerberos_service_name", "MIW_KERBEROS_SERVICE", str),
+    ("databases", "core"): ("database", "MIW_DATABASE", str),
+    ("databases", "phi"): ("phi_database", "MIW_PHI_DATABASE", str),
+    ("storage", "root"): ("storage_root", "MIW_STORAGE_ROOT", str),
+    ("storage", "model_store"): ("model_store", "MIW_MODEL_STORE", str),
+    ("tables", "buckets"): ("buckets", "MIW_BUCKETS", int),
+    ("tables", "bucketing_version"): ("bucketing_version", "MIW_BUCKETING_VERSION", int),
+    ("deid", "key_file"): ("key_file", "MIW_KEY_FILE", str),
+    ("server", "driver_memory"): ("driver_memory", "MIW_DRIVER_MEMORY", str),
+    ("server", "start_timeout"): ("start_timeout", "MIW_START_TIMEOUT", int),
+}
+# Secrets come only from the environment, never from the toml file, and are never printed.
+_SECRET_ENV = {"password": "MIW_HIVE_PASSWORD"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    home: Path
+    hive_url: str = "hive://127.0.0.1:10000/default"
+    auth: str = "NONE"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    kerberos_service_name: str = "hive"
+    database: str = "mi"
+    phi_database: str = "mi_phi"
+    storage_root: str = ""  # default: file://<home>/data
+    model_store: str = ""  # default: <storage_root>/models
+    buckets: int = 8
+    bucketing_version: int = 1
+    key_file: str = ""  # default: <home>/deid.key
+    driver_memory: str = "2g"
+    start_timeout: int = 240
+    config_file: Path | None = None
+
+    # --- derived -------------------------------------------------------------
+    @property
+    def sql_dir(self) -> Path:
+        return self.project_dir / "sql"
+
+    @property
+    def host(self) -> str:
+        return _parse_url(self.hive_url)["host"]
+
+    @property
+    def port(self) -> int:
+        return _parse_url(self.hive_url)["port"]
+
+    @property
+    def url_database(self) -> str:
+        return _parse_url(self.hive_url)["database"]
+
+    @property
+    def url_options(self) -> dict[str, str]:
+        return _parse_url(self.hive_url)["options"]
+
+    @property
+    def is_embedded(self) -> bool:
+        """The server is ours to start: a loopback address."""
+        return self.host in ("127.0.0.1", "localhost", "::1")
+
+    @property
+    def storage_path(self) -> str:
+        """The storage root as a URI (file:///..., hdfs://..., s3a://...)."""
+        return self.storage_root.rstrip("/")
+
+    @property
+    def local_storage_dir(self) -> Path | None:
+        """The storage root as a local path, or None when it is remote."""
+        u = urlparse(self.storage_path)
+        if u.scheme in ("", "file"):
+            return Path(unquote(u.path))
+        return None
+
+    def public_dict(self) -> dict[str, object]:
+        """Effective settings for display: the password is never included."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            if f.name == "password":
+                out["password"] = "(set)" if self.password else "(not set)"
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def _parse_url(url: str) -> dict:
+    u = urlparse(url)
+    if u.scheme not in ("hive", "hive2", "jdbc:hive2") or not u.hostname:
+        raise ConfigError(f"hive url {url!r} is not of the form hive://HOST:PORT/DATABASE")
+    return {
+        "host": u.hostname,
+        "port": u.port or 10000,
+        "database": (u.path or "/default").strip("/") or "default",
+        "options": {k: v[-1] for k, v in parse_qs(u.query).items()},
+    }
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The nearest directory, from `start` upwards, holding mi-warehouse.toml; else `start`."""
+    env = os.environ.get("MIW_PROJECT_DIR")
+    if env:
+        return Path(env).resolve()
+    start = (start or Path.cwd()).resolve()
+    for d in (start, *start.parents):
+        if (d / CONFIG_FILE).is_file():
+            return d
+    return start
+
+
+def load_settings(project_dir: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    project_dir = Path(project_dir).resolve() if project_dir else find_project_dir()
+    values: dict[str, object] = {}
+    cfg_path = project_dir / CONFIG_FILE
+    config_file = None
+    if cfg_path.is_file():
+        config_file = cfg_path
+        try:
+            data = tomllib.loads(cfg_path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{cfg_path}: {e}") from None
+        for section, table in data.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{cfg_path}: top-level key {section!r} must be a [section]")
+            for key, value in table.items():
+                if (section, key) not in _SETTINGS:
+                    raise ConfigError(f"{cfg_path}: unknown setting [{section}] {key}")
+                attr, _, typ = _SETTINGS[(section, key)]
+                values[attr] = _coerce(value, typ, f"{cfg_path} [{section}] {key}")
+    for (section, key), (attr, var, typ) in _SETTINGS.items():
+        if env.get(var):
+            values[attr] = _coerce(env[var], typ, f"environment variable {var}")
+    for attr, var in _SECRET_ENV.items():
+        if env.get(var):
+            values[attr] = env[var]
+
+    home = Path(env.get("MIW_HOME") or project_dir / ".miw").expanduser().resolve()
+    s = Settings(project_dir=project_dir, home=home, config_file=config_file, **values)
+    if not s.storage_root:
+        s = replace(s, storage_root=(home / "data").as_uri())
+    if not s.model_store:
+        s = replace(s, model_store=s.storage_path + "/models")
+    if not s.key_file:
+        s = replace(s, key_file=str(home / "deid.key"))
+    return _validate(s)
+
+
+def _coerce(value: object, typ: type, where: str) -> object:
+    try:
+        return typ(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}") from None
+
+
+def _validate(s: Settings) -> Settings:
+    _parse_url(s.hive_url)
+    auth = s.auth.upper()
+    if auth not in AUTH_MODES:
+        raise ConfigError(f"auth {s.auth!r} is not one of {', '.join(AUTH_MODES)}")
+    if s.bucketing_version not in BUCKETING_VERSIONS:
+        raise ConfigError(f"bucketing_version must be 1 or 2, got {s.bucketing_version}")
+    if s.buckets < 1:
+        raise ConfigError(f"buckets must be at least 1, got {s.buckets}")
+    for name in ("database", "phi_database"):
+        value = getattr(s, name)
+        if not value.replace("_", "").isalnum():
+            raise ConfigError(f"database name {value!r} must be letters, digits and underscores")
+    return replace(s, auth=auth)

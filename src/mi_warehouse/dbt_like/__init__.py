@@ -1,0 +1,1 @@
+"""Jinja-templated HiveQL models: ref, source, config, var, macros, tests."""

@@ -1,0 +1,1 @@
+"""Talking to HiveServer2: the embedded server, sessions, statement splitting, Beeline."""

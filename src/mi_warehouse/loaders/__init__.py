@@ -1,0 +1,1 @@
+"""DICOM header loaders (pydicom -> de-identified, partitioned, bucketed Parquet)."""

@@ -1,0 +1,1 @@
+"""`mi-warehouse apply`: versioned HiveQL migrations with an append-only history table."""
