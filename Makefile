@@ -1,0 +1,22 @@
+# The README's two commands: `make demo` (the main job, end to end) and `make test`.
+VENV ?= .venv
+MIW := $(VENV)/bin/mi-warehouse
+
+.PHONY: setup demo test unit stop
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	$(MIW) server start
+	$(MIW) apply
+	$(MIW) sql "SHOW TABLES IN mi"
+	@echo "The server keeps running; try: $(MIW) beeline -e 'SHOW TABLES IN mi'   (stop: $(MIW) server stop)"
+
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+unit: setup
+	$(VENV)/bin/python -m pytest -q tests/unit
+
+stop:
+	$(MIW) server stop
