@@ -68,7 +68,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS {{ db }}.load_runs (
   `files_loaded` BIGINT,
   `files_skipped` BIGINT COMMENT 'already loaded by an earlier run',
   `duplicates` BIGINT,
-  `errors` BIGINT,
+  `errors` BIGINT COMMENT 'files not loaded: their rows are in load_errors',
+  `warnings` BIGINT COMMENT 'values stored as NULL in files that loaded',
   `bytes` BIGINT,
   `seconds` DOUBLE,
   `status` STRING,
@@ -79,7 +80,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS {{ db }}.load_runs (
 STORED AS PARQUET
 LOCATION '{{ storage }}/{{ db }}/load_runs';
 
--- Every input file that did not become a row of dicom_metadata, with its reason.
+-- Every input file that did not become a row of dicom_metadata (severity 'error'), with its
+-- reason; and values that did not parse in files that loaded (severity 'warning', stored NULL).
 CREATE EXTERNAL TABLE IF NOT EXISTS {{ db }}.load_errors (
   `run_id` STRING,
   `path` STRING,
@@ -87,7 +89,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS {{ db }}.load_errors (
   `message` STRING,
   `file_size` BIGINT,
   `first_path` STRING COMMENT 'for duplicates: the file already loaded with the same SOPInstanceUID',
-  `recorded_at` TIMESTAMP
+  `recorded_at` TIMESTAMP,
+  `severity` STRING COMMENT 'error: file not loaded; warning: loaded, value stored NULL'
 )
 STORED AS PARQUET
 LOCATION '{{ storage }}/{{ db }}/load_errors';

@@ -160,6 +160,83 @@ def apply_cmd(ctx, dry_run: bool, show_status: bool, repair: bool, lock_timeout:
         click.echo(f"applied {len(done)} script(s)" if done else "nothing to apply: up to date")
 
 
+# --- loading ----------------------------------------------------------------------
+@main.command("load")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--workers", type=int, default=0, help="Worker processes (default: all cores).")
+@click.option("--batch-rows", type=int, default=5000, show_default=True, help="Rows staged per batch.")
+@click.option("--deid", type=click.Choice(["on", "off"]), default="on", show_default=True,
+              help="De-identify on the way in; 'off' only for data already de-identified.")
+@click.option("--keep-phi-map", is_flag=True, help="Keep the re-identification map in <phi_db>.patient_map.")
+@click.option("--bulk-limit", type=int, default=1024, show_default=True,
+              help="Binary values longer than this many bytes are left out of header_json.")
+@click.pass_context
+@reports_errors
+def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit) -> None:
+    """Load DICOM headers from SOURCES (directories, globs, file:// hdfs:// s3:// URIs)."""
+    from .engine.connection import connect
+    from .loaders.load import LoadOptions, run_load
+    from .progress import LoadProgress
+
+    s = _settings(ctx)
+    opts = LoadOptions(workers=workers, batch_rows=batch_rows, deid=(deid == "on"),
+                       keep_phi_map=keep_phi_map, bulk_limit=bulk_limit)
+    with connect(s) as session, LoadProgress() as bar:
+        summary = run_load(session, s, list(sources), opts, progress=bar.update, log=bar.log)
+    click.echo(
+        f"run {summary.run_id}: {summary.files_seen} files seen, {summary.loaded} loaded, "
+        f"{summary.skipped} already loaded, {summary.duplicates} duplicates, {summary.errors} errors, "
+        f"{summary.warnings} warnings, {summary.partitions} partitions, {summary.rate:.0f} files/s"
+    )
+    if summary.error_classes:
+        click.echo("errors by class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.error_classes.items()))
+                   + f" (details: SELECT * FROM {s.database}.load_errors WHERE run_id = '{summary.run_id}')")
+
+
+@main.command("synth")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--patients", type=int, default=50, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--image-size", type=int, default=64, show_default=True)
+def synth_cmd(out: Path, patients: int, seed: int, image_size: int) -> None:
+    """Write a synthetic DICOM corpus (no real patient data) and its labels.csv."""
+    from .loaders.synth import generate
+
+    summary = generate(out, patients, seed=seed, image_size=image_size)
+    mods = ", ".join(f"{k} {v}" for k, v in sorted(summary.modality_counts.items()))
+    click.echo(f"{summary.files_written} files for {summary.patients} patients ({mods}); "
+               f"labels: {summary.labels_csv}")
+
+
+@main.group("labels")
+def labels_grp() -> None:
+    """Ground-truth labels."""
+
+
+@labels_grp.command("load")
+@click.argument("csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--source", default=None, help="Label source to record (default: the CSV's source column).")
+@click.pass_context
+@reports_errors
+def labels_load_cmd(ctx, csv_file: Path, source: str | None) -> None:
+    """Load a label CSV (sop_instance_uid, study_uid, label, label_value[, source]) into <db>.labels."""
+    from .engine.connection import connect
+    from .loaders.labels import load_labels
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        n = load_labels(session, s, csv_file, source)
+    click.echo(f"loaded {n} labels from {csv_file}")
+
+
+@main.command("catalog")
+def catalog_cmd() -> None:
+    """Print the column catalog of dicom_metadata (DICOM keyword, tag, Hive type) as Markdown."""
+    from .serde.catalog import markdown_table
+
+    click.echo(markdown_table(), nl=False)
+
+
 # --- sql / beeline ----------------------------------------------------------------
 @main.command("sql")
 @click.argument("query", required=False)

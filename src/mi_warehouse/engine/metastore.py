@@ -1,0 +1,72 @@
+"""What the metastore knows about a table, and registering what Python wrote beside it.
+
+Everything goes through HiveServer2: the embedded Derby metastore admits one process, and on a
+cluster the metastore is the server's business anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import MiWarehouseError, QueryFailed
+from . import literals as lit
+from .connection import Session
+
+
+class TableMissing(MiWarehouseError):
+    """A table the command needs does not exist: run `mi-warehouse apply` first."""
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    location: str
+    buckets: int
+    properties: dict[str, str]
+
+    @property
+    def bucketing_version(self) -> int:
+        return int(self.properties.get("bucketing_version", "1"))
+
+
+def describe(session: Session, table: str) -> TableInfo:
+    db, name = table.split(".")
+    try:
+        exists = session.table_exists(db, name)
+    except QueryFailed as e:  # never take a failed lookup for a missing table
+        raise MiWarehouseError(f"cannot look up {table}: {e}") from None
+    if not exists:
+        raise TableMissing(f"table {table} does not exist: run `mi-warehouse apply` first")
+    rows = session.execute(f"DESCRIBE FORMATTED {lit.identifier(table)}").rows
+    info = {str(r[0]).strip().rstrip(":"): (str(r[1]).strip() if r[1] is not None else "") for r in rows}
+    props = {}
+    for r in session.execute(f"SHOW TBLPROPERTIES {lit.identifier(table)}").rows:
+        props[str(r[0])] = str(r[1])
+    buckets = info.get("Num Buckets") or "-1"
+    return TableInfo(table, _normalise(info.get("Location", "")), int(buckets) if buckets.lstrip("-").isdigit()
+                     else -1, props)
+
+
+def _normalise(location: str) -> str:
+    # Spark reports local locations as file:/path; write them as file:///path
+    if location.startswith("file:/") and not location.startswith("file:///"):
+        return "file:///" + location[len("file:/"):].lstrip("/")
+    return location
+
+
+def add_partitions(session: Session, table: str, location: str, specs: list[tuple[int, int, str]],
+                   chunk: int = 100) -> None:
+    """ALTER TABLE ... ADD IF NOT EXISTS PARTITION for (study_year, study_month, modality) specs."""
+    for i in range(0, len(specs), chunk):
+        parts = []
+        for y, m, mod in specs[i:i + chunk]:
+            loc = f"{location.rstrip('/')}/study_year={y}/study_month={m}/modality={mod}"
+            parts.append(f"PARTITION (study_year={int(y)}, study_month={int(m)}, modality={lit.string(mod)}) "
+                         f"LOCATION {lit.string(loc)}")
+        session.execute(f"ALTER TABLE {lit.identifier(table)} ADD IF NOT EXISTS " + " ".join(parts))
+
+
+def refresh(session: Session, table: str) -> None:
+    """Spark caches file listings: make it see files written beside it. Hive lists on each query."""
+    if session.info.name == "spark":
+        session.execute(f"REFRESH TABLE {lit.identifier(table)}")

@@ -1,0 +1,176 @@
+"""One file in, one row or one classified failure out. Never reads pixel data.
+
+DICOM is recognised by content: a Part 10 file has 'DICM' after its 128-byte preamble; a file
+without preamble is accepted when it starts with a plausible group 0002 or 0008 element. A
+DICOMDIR is indexed as such (class `dicomdir`), never loaded as an image.
+
+Failure classes: empty, not_dicom, truncated, corrupt, dicomdir, missing_uid, missing_patient_id,
+unreadable. Values that do not parse as their VR (invalid DA/DS/IS/AS) do not fail the file: the
+column becomes NULL and the outcome carries a warning naming tag and value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from ..serde import catalog as cat
+from ..serde.dicom_json import dataset_to_json
+from .deid import Deidentifier, age_from_dates
+
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+
+@dataclass
+class Outcome:
+    path: str
+    size: int
+    row: dict[str, Any] | None = None  # with the partition columns
+    error_class: str | None = None
+    message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    phi: tuple | None = None  # (patient_key, patient_id, patient_name, shift_days) when asked
+
+
+class Rejected(Exception):
+    def __init__(self, error_class: str, message: str):
+        super().__init__(message)
+        self.error_class = error_class
+
+
+def sniff(head: bytes) -> str:
+    """'part10', 'raw' (no preamble), 'empty' or 'not_dicom', from the first 132 bytes."""
+    if not head:
+        return "empty"
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "part10"
+    if len(head) >= 8:
+        group, elem = struct.unpack("<HH", head[:4])
+        vr = head[4:6]
+        if group in (0x0002, 0x0008) and elem < 0x2000:
+            if vr.isalpha() and vr.isupper():
+                return "raw"  # explicit VR little endian
+            (length,) = struct.unpack("<I", head[4:8])
+            if length < 0x10000:
+                return "raw"  # implicit VR little endian
+    return "not_dicom"
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:300]
+
+
+def read_header(fp: BinaryIO, kind: str):
+    try:
+        return pydicom.dcmread(fp, stop_before_pixels=True, force=(kind == "raw"))
+    except (EOFError, struct.error) as e:
+        raise Rejected("truncated", f"file ends inside the header: {_one_line(e)}") from None
+    except InvalidDicomError as e:
+        raise Rejected("not_dicom", _one_line(e)) from None
+    except Exception as e:  # pydicom raises many types on malformed input
+        msg = _one_line(e)
+        cls = "truncated" if ("end of file" in msg.lower() or "eof" in msg.lower()) else "corrupt"
+        raise Rejected(cls, f"{type(e).__name__}: {msg}") from None
+
+
+def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id: str,
+            bulk_limit: int = 1024, keep_phi: bool = False) -> Outcome:
+    out = Outcome(uri, size)
+    try:
+        head = fp.read(132)
+        kind = sniff(head)
+        if kind in ("empty", "not_dicom"):
+            raise Rejected(kind, "empty file" if kind == "empty" else "not a DICOM file (no DICM marker, "
+                           "no DICOM element at the start)")
+        fp.seek(0)
+        ds = read_header(fp, kind)
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
+            n = len(ds.get("DirectoryRecordSequence", []) or [])
+            raise Rejected("dicomdir", f"DICOMDIR index with {n} directory records (not an image)")
+        out.row = _row(ds, meta, uri, size, deid, run_id, bulk_limit, out)
+        if keep_phi and deid is not None:
+            pid = str(ds.get("PatientID", "")).strip()
+            out.phi = (out.row["patient_key"], pid, cat.to_person_name(ds.get("PatientName")),
+                       deid.date_shift_days(pid))
+    except Rejected as e:
+        out.row, out.error_class, out.message = None, e.error_class, str(e)
+    except Exception as e:  # a file must never crash the load: classify and go on
+        out.row, out.error_class, out.message = None, "corrupt", f"{type(e).__name__}: {_one_line(e)}"
+    return out
+
+
+def _get(ds, keyword: str):
+    try:
+        return ds.get(keyword)
+    except Exception as e:  # a value that cannot even be decoded
+        raise cat.InvalidValue(_one_line(e)) from None
+
+
+def _convert(ds, col: cat.Column, out: Outcome):
+    try:
+        return col.convert(_get(ds, col.keyword))
+    except cat.InvalidValue as e:
+        out.warnings.append(f"{col.keyword} ({col.tag}): {e}; stored NULL")
+        return None
+
+
+def _row(ds, meta, uri, size, deid, run_id, bulk_limit, out: Outcome) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for col in cat.HEADER_COLUMNS:
+        row[col.name] = _convert(ds, col, out)
+    row["transfer_syntax_uid"] = cat.to_str(meta.get("TransferSyntaxUID")) if meta is not None else None
+    if not row["sop_instance_uid"]:
+        raise Rejected("missing_uid", "no SOPInstanceUID (0008,0018)")
+    patient_id = cat.to_str(ds.get("PatientID"))
+    if not patient_id:
+        raise Rejected("missing_patient_id", "no PatientID (0010,0020): cannot key or split by patient")
+
+    age = None
+    try:
+        age = cat.age_years(ds.get("PatientAge"))
+    except cat.InvalidValue as e:
+        out.warnings.append(f"PatientAge (00101010): {e}; age taken from the birth date")
+    if age is None:
+        try:
+            birth = cat.to_date(ds.get("PatientBirthDate"))
+        except cat.InvalidValue:
+            birth = None
+        age = age_from_dates(birth, row["study_date"])
+    row["patient_age_years"] = age
+
+    accession = cat.to_str(ds.get("AccessionNumber"))
+    institution = cat.to_str(ds.get("InstitutionName"))
+    if deid is not None:
+        row["patient_key"] = deid.pseudonym("patient", patient_id)
+        row["accession_key"] = deid.pseudonym("accession", accession)
+        row["institution_key"] = deid.pseudonym("institution", institution)
+        if row["study_date"] is not None:
+            row["study_date"] = row["study_date"] + dt.timedelta(days=deid.date_shift_days(patient_id))
+        rewrite = deid.rewriter(patient_id)
+    else:
+        row["patient_key"], row["accession_key"], row["institution_key"] = patient_id, accession, institution
+        rewrite = None
+    row["image_uri"] = uri
+    row["file_size"] = size
+    row["header_json"] = dataset_to_json(ds, bulk_limit, rewrite)
+    row["load_run_id"] = run_id
+
+    d = row["study_date"]
+    row["study_year"] = d.year if d else cat.UNKNOWN_YEAR
+    row["study_month"] = d.month if d else cat.UNKNOWN_MONTH
+    modality = cat.to_str(ds.get("Modality"))
+    row["modality"] = _partition_text(modality) if modality else cat.UNKNOWN_MODALITY
+    return row
+
+
+def _partition_text(s: str) -> str:
+    """A modality fit for a partition directory name."""
+    clean = "".join(ch for ch in s.upper() if ch.isalnum() or ch == "_")
+    return clean or cat.UNKNOWN_MODALITY

@@ -1,0 +1,93 @@
+"""Walking the inputs of a load: directories, globs and URIs (file://, hdfs://, s3://).
+
+Any layout is walked recursively, in a stable (sorted) order; hidden files and directories
+(names starting with '.') are skipped. Files are recognised as DICOM later, by content.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from typing import Iterator
+from urllib.parse import urlparse
+
+from ..errors import MiWarehouseError
+
+
+class SourceNotFound(MiWarehouseError):
+    """A load source does not exist or matches no file."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    uri: str  # file:///abs/path or hdfs://..., s3://...
+    size: int
+    mtime_ns: int
+
+
+def iter_files(sources: list[str]) -> Iterator[SourceFile]:
+    for src in sources:
+        scheme = urlparse(src).scheme
+        if scheme in ("", "file"):
+            yield from _local(src[7:] if src.startswith("file://") else src)
+        else:
+            yield from _remote(src)
+
+
+def _local(src: str) -> Iterator[SourceFile]:
+    if any(ch in src for ch in "*?["):
+        matches = sorted(glob.glob(src, recursive=True))
+        if not matches:
+            raise SourceNotFound(f"{src}: the pattern matches no file")
+        for m in matches:
+            if os.path.isfile(m):
+                yield _stat(m)
+            elif os.path.isdir(m):
+                yield from _walk(m)
+        return
+    if os.path.isfile(src):
+        yield _stat(src)
+    elif os.path.isdir(src):
+        yield from _walk(src)
+    else:
+        raise SourceNotFound(f"{src}: no such file or directory")
+
+
+def _walk(root: str) -> Iterator[SourceFile]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield _stat(os.path.join(dirpath, name))
+
+
+def _stat(path: str) -> SourceFile:
+    p = os.path.abspath(path)
+    st = os.stat(p)
+    return SourceFile("file://" + p, st.st_size, st.st_mtime_ns)
+
+
+def _remote(uri: str) -> Iterator[SourceFile]:
+    import pyarrow.fs as pafs
+
+    fs, path = pafs.FileSystem.from_uri(uri)
+    base = uri[: len(uri) - len(path)] if uri.endswith(path) else uri.split(path)[0]
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        raise SourceNotFound(f"{uri}: not found")
+    infos = [info] if info.type == pafs.FileType.File else \
+        fs.get_file_info(pafs.FileSelector(path, recursive=True))
+    for i in sorted(infos, key=lambda x: x.path):
+        if i.type == pafs.FileType.File and not i.base_name.startswith("."):
+            yield SourceFile(base.rstrip("/") + "/" + i.path.lstrip("/"), i.size, i.mtime_ns or 0)
+
+
+def open_source(uri: str):
+    """A binary file object for a SourceFile's URI (used in worker processes)."""
+    if uri.startswith("file://"):
+        return open(uri[7:], "rb")
+    import pyarrow.fs as pafs
+
+    fs, path = pafs.FileSystem.from_uri(uri)
+    return fs.open_input_file(path)

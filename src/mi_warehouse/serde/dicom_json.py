@@ -1,0 +1,101 @@
+"""A DICOM header as the DICOM JSON model (PS3.18 F.2), written from pydicom's parsed elements.
+
+Written here rather than with `Dataset.to_json_dict()`, which costs about five times the parse
+itself. Pixel data is never included; other binary values (OB, OW, UN, ...) longer than
+`bulk_limit` bytes are left out (the attribute keeps its "vr" without a "Value"), shorter ones go
+inline as base64 (F.2.7). A `rewrite(tag, vr, value)` hook lets the de-identifier replace a value
+or drop the attribute (return `DROP`), at every nesting level.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Callable
+
+PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})  # Pixel Data, Float, Double Float
+BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN", "OB or OW", "US or OW"})
+NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "US or SS"})
+DROP = object()
+
+Rewrite = Callable[[int, str, Any], Any]
+
+
+def _values(value: Any) -> list:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return list(value)
+    return [value]
+
+
+def _number(v: Any) -> Any:
+    """DS/IS as JSON numbers (F.2.3.1); a value that does not parse stays a string."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        f = float(v)
+        if f != f or f in (float("inf"), float("-inf")):
+            return str(v)
+        return int(v) if isinstance(v, int) else f
+    try:
+        s = str(v).strip()
+        f = float(s)
+        if f != f or f in (float("inf"), float("-inf")):
+            return s
+        return int(s) if s.lstrip("+-").isdigit() else f
+    except ValueError:
+        return str(v)
+
+
+def _pn(v: Any) -> dict:
+    out = {}
+    for key, attr in (("Alphabetic", "alphabetic"), ("Ideographic", "ideographic"),
+                      ("Phonetic", "phonetic")):
+        part = getattr(v, attr, None)
+        if part is None and key == "Alphabetic":
+            part = str(v)
+        if part:
+            out[key] = part
+    return out
+
+
+def dataset_to_model(ds, bulk_limit: int = 1024, rewrite: Rewrite | None = None) -> dict:
+    """The dataset as a dict in the DICOM JSON model."""
+    out: dict[str, dict] = {}
+    for elem in ds:
+        tag = int(elem.tag)
+        if tag in PIXEL_DATA_TAGS:
+            continue
+        vr = elem.VR
+        value = elem.value
+        if rewrite is not None:
+            value = rewrite(tag, vr, value)
+            if value is DROP:
+                continue
+        entry: dict[str, Any] = {"vr": vr}
+        if vr == "SQ":
+            items = [dataset_to_model(item, bulk_limit, rewrite) for item in (value or [])]
+            if items:
+                entry["Value"] = items
+        elif vr in BINARY_VRS:
+            if isinstance(value, (bytes, bytearray)) and 0 < len(value) <= bulk_limit:
+                entry["InlineBinary"] = base64.b64encode(value).decode("ascii")
+        else:
+            vals = _values(value)
+            if vals:
+                if vr == "PN":
+                    entry["Value"] = [_pn(v) for v in vals]
+                elif vr in ("DS", "IS"):
+                    entry["Value"] = [_number(v) for v in vals]
+                elif vr in NUMBER_VRS:
+                    entry["Value"] = [v if isinstance(v, (int, float)) else _number(v) for v in vals]
+                elif vr == "AT":
+                    entry["Value"] = [f"{int(v):08X}" for v in vals]
+                else:
+                    entry["Value"] = [v if isinstance(v, str) else str(v) for v in vals]
+        out[f"{tag:08X}"] = entry
+    return out
+
+
+def dataset_to_json(ds, bulk_limit: int = 1024, rewrite: Rewrite | None = None) -> str:
+    return json.dumps(dataset_to_model(ds, bulk_limit, rewrite), ensure_ascii=False,
+                      separators=(",", ":"))
