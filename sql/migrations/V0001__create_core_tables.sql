@@ -46,7 +46,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS {{ db }}.dicom_metadata (
   `number_of_frames` INT,
   `transfer_syntax_uid` STRING,
   `burned_in_annotation` STRING,
-  `image_uri` STRING,
+  `image_uri` STRING COMMENT 'file URI; when de-identified mi-image:<SOPInstanceUID>, see {{ phi_db }}.image_locations',
   `file_size` BIGINT,
   `header_json` STRING COMMENT 'whole header, DICOM JSON model (PS3.18 F.2), de-identified',
   `load_run_id` STRING
@@ -175,3 +175,14 @@ CREATE EXTERNAL TABLE IF NOT EXISTS {{ phi_db }}.patient_map (
 )
 STORED AS PARQUET
 LOCATION '{{ storage }}/{{ phi_db }}/patient_map';
+
+-- Where each image's file is. Paths often hold PHI (/<PatientID>/<StudyDate>/...), so they live
+-- here and not in dicom_metadata; inference joins this table to read pixels.
+CREATE EXTERNAL TABLE IF NOT EXISTS {{ phi_db }}.image_locations (
+  `sop_instance_uid` STRING,
+  `image_uri` STRING,
+  `file_size` BIGINT,
+  `load_run_id` STRING
+)
+STORED AS PARQUET
+LOCATION '{{ storage }}/{{ phi_db }}/image_locations';

@@ -24,6 +24,12 @@ from ..serde.dicom_json import dataset_to_json
 from .deid import Deidentifier, age_from_dates
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+IMAGE_REF_SCHEME = "mi-image:"
+
+
+def image_ref(sop_instance_uid: str) -> str:
+    """The path-free image reference stored in dicom_metadata.image_uri when de-identifying."""
+    return IMAGE_REF_SCHEME + sop_instance_uid
 
 
 @dataclass
@@ -94,6 +100,7 @@ def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id
         if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
             n = len(ds.get("DirectoryRecordSequence", []) or [])
             raise Rejected("dicomdir", f"DICOMDIR index with {n} directory records (not an image)")
+        _check_complete(ds, fp, size)
         out.row = _row(ds, meta, uri, size, deid, run_id, bulk_limit, out)
         if keep_phi and deid is not None:
             pid = str(ds.get("PatientID", "")).strip()
@@ -104,6 +111,34 @@ def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id
     except Exception as e:  # a file must never crash the load: classify and go on
         out.row, out.error_class, out.message = None, "corrupt", f"{type(e).__name__}: {_one_line(e)}"
     return out
+
+
+def _check_complete(ds, fp: BinaryIO, size: int) -> None:
+    """pydicom stops quietly at the end of a cut file: find the cut ourselves."""
+    raw = list(ds._dict.values())[-1:] if len(ds._dict) else []
+    for elem in raw:
+        length = getattr(elem, "length", None)
+        value = getattr(elem, "value", None)
+        if isinstance(value, (bytes, bytearray)) and length not in (None, 0xFFFFFFFF) and len(value) < length:
+            raise Rejected("truncated", f"file ends inside {elem.tag}: {len(value)} of {length} bytes")
+    pos = fp.tell()
+    if pos < size:  # stopped before pixel data: is all of it there?
+        implicit, little = getattr(ds, "original_encoding", (False, True))
+        head = fp.read(12)
+        endian = "<" if little is not False else ">"
+        if len(head) >= 8:
+            if implicit:
+                (length,) = struct.unpack(endian + "I", head[4:8])
+                start = pos + 8
+            elif len(head) == 12:
+                (length,) = struct.unpack(endian + "I", head[8:12])
+                start = pos + 12
+            else:
+                length, start = 0xFFFFFFFF, pos
+            if length != 0xFFFFFFFF and start + length > size:
+                raise Rejected("truncated", f"pixel data cut: {size - start} of {length} bytes present")
+    elif "SOPInstanceUID" not in ds and "PixelData" not in ds:
+        raise Rejected("truncated", f"file ends after {size} bytes, before the SOP Instance UID")
 
 
 def _get(ds, keyword: str):
@@ -157,7 +192,9 @@ def _row(ds, meta, uri, size, deid, run_id, bulk_limit, out: Outcome) -> dict[st
     else:
         row["patient_key"], row["accession_key"], row["institution_key"] = patient_id, accession, institution
         rewrite = None
-    row["image_uri"] = uri
+    # Paths often hold PHI (/<PatientID>/<StudyDate>/...): when de-identifying, the table keeps a
+    # path-free reference; the real location goes only to <phi_db>.image_locations.
+    row["image_uri"] = uri if deid is None else image_ref(row["sop_instance_uid"])
     row["file_size"] = size
     row["header_json"] = dataset_to_json(ds, bulk_limit, rewrite)
     row["load_run_id"] = run_id

@@ -47,6 +47,10 @@ RUNS_SCHEMA = pa.schema([
     ("warnings", pa.int64()), ("bytes", pa.int64()), ("seconds", pa.float64()), ("status", pa.string()),
     ("deid", pa.string()), ("host", pa.string()), ("loader_version", pa.string()),
 ])
+LOCATIONS_SCHEMA = pa.schema([
+    ("sop_instance_uid", pa.string()), ("image_uri", pa.string()), ("file_size", pa.int64()),
+    ("load_run_id", pa.string()),
+])
 PHI_SCHEMA = pa.schema([
     ("patient_key", pa.string()), ("patient_id", pa.string()), ("patient_name", pa.string()),
     ("date_shift_days", pa.int32()), ("load_run_id", pa.string()), ("recorded_at", pa.timestamp("us")),
@@ -135,6 +139,7 @@ def run_load(session: Session, settings: Settings, sources: list[str], options: 
     errors_tbl = metastore.describe(session, f"{db}.load_errors")
     runs_tbl = metastore.describe(session, f"{db}.load_runs")
     phi_tbl = metastore.describe(session, f"{phi_db}.patient_map") if options.keep_phi_map else None
+    locations_tbl = metastore.describe(session, f"{phi_db}.image_locations")
     db_location = table.location.rsplit("/", 1)[0]
 
     lock_dir = (settings.local_storage_dir or settings.home / "locks") / "_locks"
@@ -142,13 +147,13 @@ def run_load(session: Session, settings: Settings, sources: list[str], options: 
     lock.acquire(options.lock_timeout, on_wait=lambda h: log(f"waiting for another load to finish ({h})"))
     try:
         return _run(session, settings, sources, options, progress, log, table, errors_tbl, runs_tbl,
-                    phi_tbl, db_location)
+                    phi_tbl, locations_tbl, db_location)
     finally:
         lock.release()
 
 
 def _run(session, settings, sources, options, progress, log, table, errors_tbl, runs_tbl, phi_tbl,
-         db_location) -> LoadSummary:
+         locations_tbl, db_location) -> LoadSummary:
     run_id = new_run_id()
     started = dt.datetime.now()
     t0 = time.monotonic()
@@ -164,6 +169,7 @@ def _run(session, settings, sources, options, progress, log, table, errors_tbl, 
     error_rows: list[tuple] = []
     ledger_rows: list[tuple] = []
     phi_rows: dict[str, tuple] = {}
+    locations: list[tuple] = []
     run_sops: dict[str, str] = {}
     batch: list[dict] = []
     now = dt.datetime.now
@@ -190,6 +196,7 @@ def _run(session, settings, sources, options, progress, log, table, errors_tbl, 
             else:
                 run_sops[sop] = f.uri
                 batch.append(o.row)
+                locations.append((sop, f.uri, f.size, run_id))
                 summary.loaded += 1
                 ledger_rows.append((f.uri, f.size, f.mtime_ns, sop, "loaded", run_id))
                 for w in o.warnings:
@@ -219,6 +226,9 @@ def _run(session, settings, sources, options, progress, log, table, errors_tbl, 
         metastore.add_partitions(session, table.name, table.location, result.partitions)
     metastore.refresh(session, table.name)
 
+    if locations:
+        _write(locations_tbl.location, run_id, LOCATIONS_SCHEMA, locations)
+        metastore.refresh(session, locations_tbl.name)
     if error_rows:
         _write(errors_tbl.location, run_id, ERRORS_SCHEMA, error_rows)
         metastore.refresh(session, errors_tbl.name)

@@ -172,7 +172,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("transfer_syntax_uid", "STRING", S, "TransferSyntaxUID", "00020010", to_str,
        "from the file meta information"),
     _c("burned_in_annotation", "STRING", S, "BurnedInAnnotation", "00280301", to_str),
-    _c("image_uri", "STRING", S, doc="where the file is: file://, hdfs://, s3://"),
+    _c("image_uri", "STRING", S, doc="the file's URI; with de-identification 'mi-image:<SOPInstanceUID>', "
+       "resolved through <phi_db>.image_locations (paths often hold PHI)"),
     _c("file_size", "BIGINT", B, doc="bytes"),
     _c("header_json", "STRING", S, doc="whole header, DICOM JSON model (PS3.18 F.2), de-identified"),
     _c("load_run_id", "STRING", S, doc="the load run that wrote the row"),

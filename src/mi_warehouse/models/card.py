@@ -1,0 +1,286 @@
+"""The model card: what a model expects, what it outputs, how it was made, how well it did.
+
+A card is a YAML or JSON document (see ``models/demo/card.yaml``)::
+
+    name: chest-finding-resnet
+    version: "1.0.0"
+    labels: [normal, finding]            # output index i -> label
+    positive_label: finding
+    decision_threshold: 0.5
+    input: {name: image, layout: NCHW, channels: 1, height: 64, width: 64}
+    output: {name: probabilities, kind: softmax}   # softmax | sigmoid | logits
+    embedding_output: embedding          # or null
+    preprocessing: {scaling: window, window: {center: null, width: null},
+                    percentile: [1.0, 99.0], normalisation: {mean: 0.5, std: 0.25},
+                    resize: bilinear}
+    training: {cohort: ..., run: ..., data: ..., parent_version: null}
+    metrics: {held_out: {...}}           # free-form
+
+``load_card(path)`` / ``ModelCard.from_dict(data)`` validate every field and raise
+:class:`ModelCardInvalid` with a one-line message naming the file and the field;
+``to_dict()`` / ``to_json()`` give the same structure back with every key present.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mi_warehouse.models.card_fields import Fields as _Fields, show as _show
+from mi_warehouse.models.errors import ModelCardInvalid
+
+__all__ = ["InputSpec", "OutputSpec", "Window", "Normalisation", "Preprocessing", "Training",
+           "ModelCard", "ModelCardInvalid", "load_card",
+           "LAYOUTS", "OUTPUT_KINDS", "SCALINGS", "RESIZES"]
+
+LAYOUTS = ("NCHW", "NHWC")
+OUTPUT_KINDS = ("softmax", "sigmoid", "logits")
+SCALINGS = ("window", "percentile")
+RESIZES = ("bilinear", "nearest")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The single image input: tensor name, layout and fixed channel/height/width sizes."""
+
+    name: str
+    layout: str
+    channels: int
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """The score output: tensor name and what its values are (softmax, sigmoid or logits)."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """A fixed VOI window; both ``None`` means the image's own WindowCenter/WindowWidth."""
+
+    center: float | None = None
+    width: float | None = None
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """``(x - mean) / std``, applied after scaling to [0, 1]."""
+
+    mean: float = 0.0
+    std: float = 1.0
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How stored pixels become the input tensor."""
+
+    scaling: str
+    window: Window
+    percentile: tuple[float, float]
+    normalisation: Normalisation
+    resize: str
+
+
+@dataclass(frozen=True)
+class Training:
+    """Provenance: who the model was trained on, by which run, from which data, from which parent."""
+
+    cohort: str = ""
+    run: str = ""
+    data: str = ""
+    parent_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A validated model card; build with :func:`load_card` or :meth:`ModelCard.from_dict`."""
+
+    name: str
+    version: str
+    labels: tuple[str, ...]
+    positive_label: str
+    decision_threshold: float
+    input: InputSpec
+    output: OutputSpec
+    preprocessing: Preprocessing
+    description: str = ""
+    embedding_output: str | None = None
+    training: Training = field(default_factory=Training)
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def positive_index(self) -> int:
+        """Output index of ``positive_label``."""
+        return self.labels.index(self.positive_label)
+
+    # -------------------------------------------------------------- parsing
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "model card") -> "ModelCard":
+        """Validate ``data`` (parsed YAML/JSON); errors name ``source`` and the field."""
+        f = _Fields(data, "", source).expect(
+            "name", "version", "description", "labels", "positive_label", "decision_threshold",
+            "input", "output", "embedding_output", "preprocessing", "training", "metrics")
+        name = f.text("name", pattern=_NAME)
+        version = f.text("version", pattern=_SEMVER)
+        description = f.text("description", "", empty=True)
+        labels = _labels(f)
+        positive = f.text("positive_label")
+        if positive not in labels:
+            f.fail("positive_label", f"{_show(positive)} is not one of labels {list(labels)}")
+        inp = _input(f.sub("input"))
+        out = _output(f.sub("output"))
+        bounded = out.kind in ("softmax", "sigmoid")
+        threshold = f.number("decision_threshold", lo=0.0 if bounded else None,
+                             hi=1.0 if bounded else None)
+        embedding = f.text("embedding_output", None, nullable=True)
+        if embedding is not None and embedding == out.name:
+            f.fail("embedding_output", f"must differ from output.name ({_show(out.name)})")
+        if embedding is not None and embedding == inp.name:
+            f.fail("embedding_output", f"must differ from input.name ({_show(inp.name)})")
+        prep = _preprocessing(f.sub("preprocessing"))
+        training = _training(f.sub("training", {}))
+        metrics = f.raw("metrics", {})
+        if metrics is None:
+            metrics = {}
+        if not isinstance(metrics, dict):
+            f.fail("metrics", f"must be a mapping (got {_show(metrics)})")
+        try:
+            json.dumps(metrics, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            f.fail("metrics", f"must be plain JSON data ({exc})")
+        f.done()
+        return cls(name=name, version=version, description=description, labels=labels,
+                   positive_label=positive, decision_threshold=threshold, input=inp, output=out,
+                   embedding_output=embedding, preprocessing=prep, training=training,
+                   metrics=metrics)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "model card") -> "ModelCard":
+        """Parse and validate a card serialised by :meth:`to_json`."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelCardInvalid(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        return cls.from_dict(data, source)
+
+    # -------------------------------------------------------------- output
+    def to_dict(self) -> dict:
+        """The card as plain data, every key present, in the documented order."""
+        p = self.preprocessing
+        return {
+            "name": self.name, "version": self.version, "description": self.description,
+            "labels": list(self.labels), "positive_label": self.positive_label,
+            "decision_threshold": self.decision_threshold,
+            "input": {"name": self.input.name, "layout": self.input.layout,
+                      "channels": self.input.channels, "height": self.input.height,
+                      "width": self.input.width},
+            "output": {"name": self.output.name, "kind": self.output.kind},
+            "embedding_output": self.embedding_output,
+            "preprocessing": {
+                "scaling": p.scaling,
+                "window": {"center": p.window.center, "width": p.window.width},
+                "percentile": list(p.percentile),
+                "normalisation": {"mean": p.normalisation.mean, "std": p.normalisation.std},
+                "resize": p.resize},
+            "training": {"cohort": self.training.cohort, "run": self.training.run,
+                         "data": self.training.data,
+                         "parent_version": self.training.parent_version},
+            "metrics": json.loads(json.dumps(self.metrics)),
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The card as JSON (compact by default), readable by :meth:`from_json`."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def _labels(f: _Fields) -> tuple[str, ...]:
+    v = f.raw("labels")
+    if not isinstance(v, list) or len(v) < 2:
+        f.fail("labels", f"must be a list of at least 2 label names (got {_show(v)})")
+    for i, item in enumerate(v):
+        if not isinstance(item, str) or not item.strip():
+            f.fail(f"labels[{i}]", f"must be a non-empty string (got {_show(item)})")
+    if len(set(v)) != len(v):
+        f.fail("labels", f"contains duplicates ({_show(v)})")
+    return tuple(v)
+
+
+def _input(f: _Fields) -> InputSpec:
+    f.expect("name", "layout", "channels", "height", "width")
+    spec = InputSpec(name=f.text("name"), layout=f.text("layout", "NCHW", choices=LAYOUTS),
+                     channels=f.integer("channels"), height=f.integer("height"),
+                     width=f.integer("width"))
+    f.done()
+    return spec
+
+
+def _output(f: _Fields) -> OutputSpec:
+    f.expect("name", "kind")
+    spec = OutputSpec(name=f.text("name"), kind=f.text("kind", choices=OUTPUT_KINDS))
+    f.done()
+    return spec
+
+
+def _preprocessing(f: _Fields) -> Preprocessing:
+    f.expect("scaling", "window", "percentile", "normalisation", "resize")
+    scaling = f.text("scaling", choices=SCALINGS)
+    w = f.sub("window", {}).expect("center", "width")
+    window = Window(center=w.number("center", None, nullable=True),
+                    width=w.number("width", None, nullable=True, positive=True))
+    w.done()
+    if (window.center is None) != (window.width is None):
+        w.fail(w.where, "center and width must both be numbers or both be null")
+    pct = f.raw("percentile", [1.0, 99.0])
+    if not isinstance(pct, list) or len(pct) != 2:
+        f.fail("preprocessing.percentile", f"must be a list [low, high] (got {_show(pct)})")
+    lo, hi = (f.check_number(f"preprocessing.percentile[{i}]", x, lo=0.0, hi=100.0)
+              for i, x in enumerate(pct))
+    if lo >= hi:
+        f.fail("preprocessing.percentile", f"low must be below high (got {_show(pct)})")
+    n = f.sub("normalisation", {}).expect("mean", "std")
+    norm = Normalisation(mean=n.number("mean", 0.0), std=n.number("std", 1.0, positive=True))
+    n.done()
+    prep = Preprocessing(scaling=scaling, window=window, percentile=(lo, hi), normalisation=norm,
+                         resize=f.text("resize", "bilinear", choices=RESIZES))
+    f.done()
+    return prep
+
+
+def _training(f: _Fields) -> Training:
+    f.expect("cohort", "run", "data", "parent_version")
+    t = Training(cohort=f.text("cohort", "", empty=True), run=f.text("run", "", empty=True),
+                 data=f.text("data", "", empty=True),
+                 parent_version=f.text("parent_version", None, nullable=True, pattern=_SEMVER))
+    f.done()
+    return t
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Read and validate a card from ``path`` (JSON if it ends in .json, else YAML)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ModelCardInvalid(f"{path}: cannot read model card ({why})") from None
+    if path.suffix.lower() == ".json":
+        return ModelCard.from_json(text, str(path))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ModelCardInvalid(f"{path}: not valid YAML ({where}{problem})") from None
+    return ModelCard.from_dict(data, str(path))

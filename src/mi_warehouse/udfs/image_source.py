@@ -1,0 +1,80 @@
+"""Fetch the bytes behind an ``image_uri`` column value.
+
+``file:///abs/path`` and plain paths are read from the local file system; any other scheme
+(``hdfs://``, ``s3://``, ``gs://``...) goes through :func:`pyarrow.fs.FileSystem.from_uri`, so it
+works wherever pyarrow has that file system configured (on Hadoop workers: libhdfs + CLASSPATH).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from urllib.parse import unquote, urlsplit
+
+from .errors import ImageError
+
+__all__ = ["read_uri", "local_path"]
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def local_path(uri: str) -> str | None:
+    """The local path of a ``file:`` URI or plain path; ``None`` for a remote URI."""
+    if uri.startswith("file:"):
+        parts = urlsplit(uri)
+        if parts.netloc not in ("", "localhost"):
+            raise ImageError(f"file URI with a remote host is not supported: {uri}")
+        return unquote(parts.path)
+    if _SCHEME.match(uri):
+        return None
+    return uri
+
+
+def read_uri(uri: str, max_bytes: int = 2 << 30) -> bytes:
+    """All bytes of the object at ``uri``; raises :class:`ImageError` with a one-line reason."""
+    if not uri:
+        raise ImageError("empty image_uri")
+    path = local_path(uri)
+    try:
+        if path is not None:
+            with open(path, "rb") as fh:
+                data = fh.read(max_bytes + 1)
+        else:
+            fs, inner = _filesystem(uri)
+            with fs.open_input_stream(inner) as fh:
+                data = fh.read(max_bytes + 1)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"image not found: {uri}") from None
+    except IsADirectoryError:
+        raise ImageError(f"image_uri is a directory: {uri}") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read {uri}: {exc.strerror or exc}") from None
+    except Exception as exc:  # pyarrow raises its own error types
+        raise ImageError(f"cannot read {uri}: {type(exc).__name__}: {exc}") from None
+    if len(data) > max_bytes:
+        raise ImageError(f"image larger than {max_bytes} bytes: {uri}")
+    return data
+
+
+def _filesystem(uri: str):
+    """``(FileSystem, path)`` for a remote URI, one file system object per scheme+authority."""
+    parts = urlsplit(uri)
+    fs = _cached_filesystem(f"{parts.scheme}://{parts.netloc}/")
+    try:
+        from pyarrow.fs import FileSystem
+        _, inner = FileSystem.from_uri(uri)
+    except Exception as exc:
+        raise ImageError(f"unsupported image_uri {uri}: {exc}") from None
+    return fs, inner
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_filesystem(root: str):
+    try:
+        from pyarrow.fs import FileSystem
+        fs, _ = FileSystem.from_uri(root)
+    except Exception as exc:
+        raise ImageError(f"no file system for {root}: {exc}") from None
+    return fs

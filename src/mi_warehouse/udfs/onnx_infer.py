@@ -1,0 +1,148 @@
+"""Hive TRANSFORM script that scores images with an ONNX model.
+
+Usage (the client resolves the model file, its checksum and its card)::
+
+    SELECT TRANSFORM (sop_instance_uid, image_uri, frame)
+      USING 'python -m mi_warehouse.udfs.onnx_infer --model-file /models/m.onnx
+             --sha256 <hex> --card /models/m.card.json --model-name m --model-version 3'
+      AS (sop_instance_uid, model_name, model_version, predicted_label, probability,
+          scores array<double>, status, error, latency_ms double, provider)
+    FROM ...
+
+Input rows: ``sop_instance_uid, image_uri[, frame]``. Output columns: see
+:data:`mi_warehouse.udfs.pipeline.OUTPUT_COLUMNS` (plus ``embedding array<double>`` with
+``--embeddings``). A bad image gives an error row; a missing model, a checksum mismatch, an
+unreadable card or an unusable explicitly requested provider exit with status 2 and one line
+on stderr.
+
+This module only parses arguments and wires :mod:`.model_card`, :mod:`.model_file`,
+:mod:`.providers`, :mod:`.runner` and :mod:`.pipeline` together.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread per process: Hive runs many of these scripts per node, and the decode threads
+# already run in parallel. Must happen before numpy is imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+from typing import IO, Iterable, Sequence  # noqa: E402
+
+from .errors import SetupError, one_line  # noqa: E402
+
+PROG = "onnx_infer"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments (see the module docstring)."""
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    p.add_argument("--model-file", required=True, help="local path of the .onnx file")
+    p.add_argument("--sha256", required=True, help="expected SHA-256 of the model file (hex)")
+    p.add_argument("--card", required=True, help="model card JSON")
+    p.add_argument("--model-name", required=True)
+    p.add_argument("--model-version", required=True)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--prefetch", type=int, default=4, help="decoded batches kept ready")
+    p.add_argument("--decode-threads", type=int, default=2)
+    p.add_argument("--intra-op-threads", type=int, default=1,
+                   help="onnxruntime intra-op threads (default 1)")
+    p.add_argument("--device-id", type=int, default=0)
+    p.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"))
+    p.add_argument("--trt-cache-dir", default=os.environ.get("MIW_TRT_CACHE_DIR"),
+                   help="TensorRT engine cache folder (default $MIW_TRT_CACHE_DIR)")
+    p.add_argument("--embeddings", action="store_true", help="add the embedding column")
+    p.add_argument("--escape", action="store_true",
+                   help="rows are escaped (hive.transform.escape.input=true)")
+    args = p.parse_args(argv)
+    for name in ("batch_size", "prefetch", "decode_threads", "intra_op_threads"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    return args
+
+
+def _claim_stdout() -> IO[str]:
+    """A private text stream on the real stdout; fd 1 and ``sys.stdout`` then point at stderr,
+    so stray prints from any library cannot corrupt the rows Hive reads."""
+    sys.stdout.flush()
+    fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(fd, "w", encoding="utf-8", newline="\n", buffering=1 << 16)
+
+
+def _quiet_libraries() -> None:
+    """pydicom warns about many real-world files; millions of rows would flood the task log."""
+    warnings.filterwarnings("ignore", module=r"pydicom(\..*)?")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+
+
+def _setup(args: argparse.Namespace):
+    """Card, verified model bytes, providers and session; raises :class:`SetupError`."""
+    from .model_card import load_card
+    from .model_file import read_verified_model
+    from .providers import select_providers
+    from .runner import OnnxRunner, model_dir_of
+
+    for name in ("model_name", "model_version"):
+        value = getattr(args, name)
+        if not value or any(c in value for c in "\t\n\r\x01") or value == "\\N":
+            raise SetupError(f"--{name.replace('_', '-')} {value!r} cannot be written in a row")
+    card = load_card(args.card)
+    if card.name != args.model_name or card.version != args.model_version:
+        raise SetupError(f"model card {args.card} describes {card.name} version {card.version}, "
+                         f"not {args.model_name} version {args.model_version}")
+    model = read_verified_model(args.model_file, args.sha256)
+    choice = select_providers(args.providers, args.device_id, trt_cache_dir=args.trt_cache_dir)
+    runner = OnnxRunner(model, card, choice, batch_size=args.batch_size,
+                        embeddings=args.embeddings, intra_op_threads=args.intra_op_threads,
+                        strict_provider=args.providers != "auto",
+                        model_dir=model_dir_of(args.model_file))
+    return card, runner, choice
+
+
+def main(argv: Sequence[str] | None = None, stdin: Iterable[bytes] | None = None,
+         stdout: IO[str] | None = None) -> int:
+    """Run the script; returns the exit status. ``stdin``/``stdout`` default to the process's
+    (then fd 1 is reserved for rows, see :func:`_claim_stdout`)."""
+    args = parse_args(argv)
+    _quiet_libraries()
+    out = stdout if stdout is not None else _claim_stdout()
+    try:
+        card, runner, choice = _setup(args)
+    except SetupError as exc:
+        print(f"{PROG}: error: {one_line(exc, 1000)}", file=sys.stderr, flush=True)
+        return 2
+    from .pipeline import PipelineConfig, run_pipeline, stdin_lines
+
+    if choice.skipped:
+        print(f"{PROG}: using {runner.provider}; skipped {'; '.join(choice.skipped)}",
+              file=sys.stderr, flush=True)
+    config = PipelineConfig(model_name=args.model_name, model_version=args.model_version,
+                            batch_size=runner.batch_size, prefetch=args.prefetch,
+                            decode_threads=args.decode_threads, embeddings=args.embeddings,
+                            escape=args.escape)
+    try:
+        stats = run_pipeline(stdin if stdin is not None else stdin_lines(), out, runner, card,
+                             config)
+    except BrokenPipeError:
+        # Hive stopped reading (e.g. a LIMIT was reached): nothing more to say.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+    rate = stats.rows / stats.seconds if stats.seconds > 0 else 0.0
+    print(f"{PROG}: {stats.rows} rows, {stats.errors} errors, {stats.seconds:.1f}s "
+          f"({rate:.1f} rows/s) on {runner.provider}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
