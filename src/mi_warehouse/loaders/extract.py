@@ -20,10 +20,13 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from ..serde import catalog as cat
-from ..serde.dicom_json import dataset_to_json
+from ..serde.dicom_json import model_from_elements, to_json
+from ..serde.raw_elements import elements, encoding
 from .deid import Deidentifier, age_from_dates
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+PATIENT_ID, PATIENT_NAME, PATIENT_AGE, BIRTH_DATE = 0x00100020, 0x00100010, 0x00101010, 0x00100030
+ACCESSION, INSTITUTION, MODALITY = 0x00080050, 0x00080080, 0x00080060
 IMAGE_REF_SCHEME = "mi-image:"
 
 
@@ -141,47 +144,43 @@ def _check_complete(ds, fp: BinaryIO, size: int) -> None:
         raise Rejected("truncated", f"file ends after {size} bytes, before the SOP Instance UID")
 
 
-def _get(ds, keyword: str):
+def _convert(value, col: cat.Column, out: Outcome):
     try:
-        return ds.get(keyword)
-    except Exception as e:  # a value that cannot even be decoded
-        raise cat.InvalidValue(_one_line(e)) from None
-
-
-def _convert(ds, col: cat.Column, out: Outcome):
-    try:
-        return col.convert(_get(ds, col.keyword))
+        return col.convert(value)
     except cat.InvalidValue as e:
         out.warnings.append(f"{col.keyword} ({col.tag}): {e}; stored NULL")
         return None
 
 
 def _row(ds, meta, uri, size, deid, run_id, bulk_limit, out: Outcome) -> dict[str, Any]:
+    enc = encoding(ds)
+    top = list(elements(ds, enc))
+    values = {tag: value for tag, _, value in top}
     row: dict[str, Any] = {}
     for col in cat.HEADER_COLUMNS:
-        row[col.name] = _convert(ds, col, out)
+        row[col.name] = _convert(values.get(col.tag_int), col, out)
     row["transfer_syntax_uid"] = cat.to_str(meta.get("TransferSyntaxUID")) if meta is not None else None
     if not row["sop_instance_uid"]:
         raise Rejected("missing_uid", "no SOPInstanceUID (0008,0018)")
-    patient_id = cat.to_str(ds.get("PatientID"))
+    patient_id = cat.to_str(values.get(PATIENT_ID))
     if not patient_id:
         raise Rejected("missing_patient_id", "no PatientID (0010,0020): cannot key or split by patient")
 
     age = None
     try:
-        age = cat.age_years(ds.get("PatientAge"))
+        age = cat.age_years(values.get(PATIENT_AGE))
     except cat.InvalidValue as e:
         out.warnings.append(f"PatientAge (00101010): {e}; age taken from the birth date")
     if age is None:
         try:
-            birth = cat.to_date(ds.get("PatientBirthDate"))
+            birth = cat.to_date(values.get(BIRTH_DATE))
         except cat.InvalidValue:
             birth = None
         age = age_from_dates(birth, row["study_date"])
     row["patient_age_years"] = age
 
-    accession = cat.to_str(ds.get("AccessionNumber"))
-    institution = cat.to_str(ds.get("InstitutionName"))
+    accession = cat.to_str(values.get(ACCESSION))
+    institution = cat.to_str(values.get(INSTITUTION))
     if deid is not None:
         row["patient_key"] = deid.pseudonym("patient", patient_id)
         row["accession_key"] = deid.pseudonym("accession", accession)
@@ -196,13 +195,13 @@ def _row(ds, meta, uri, size, deid, run_id, bulk_limit, out: Outcome) -> dict[st
     # path-free reference; the real location goes only to <phi_db>.image_locations.
     row["image_uri"] = uri if deid is None else image_ref(row["sop_instance_uid"])
     row["file_size"] = size
-    row["header_json"] = dataset_to_json(ds, bulk_limit, rewrite)
+    row["header_json"] = to_json(model_from_elements(top, bulk_limit, rewrite, enc))
     row["load_run_id"] = run_id
 
     d = row["study_date"]
     row["study_year"] = d.year if d else cat.UNKNOWN_YEAR
     row["study_month"] = d.month if d else cat.UNKNOWN_MONTH
-    modality = cat.to_str(ds.get("Modality"))
+    modality = cat.to_str(values.get(MODALITY))
     row["modality"] = _partition_text(modality) if modality else cat.UNKNOWN_MODALITY
     return row
 

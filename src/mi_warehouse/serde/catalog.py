@@ -133,6 +133,10 @@ class Column:
     convert: Callable[[Any], Any] | None = None
     doc: str = ""
 
+    @property
+    def tag_int(self) -> int | None:
+        return int(self.tag, 16) if self.tag else None
+
 
 def _c(name, hive, arrow, keyword=None, tag=None, convert=None, doc=""):
     return Column(name, hive, arrow, keyword, tag, convert, doc)

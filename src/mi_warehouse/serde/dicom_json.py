@@ -1,17 +1,20 @@
-"""A DICOM header as the DICOM JSON model (PS3.18 F.2), written from pydicom's parsed elements.
+"""A DICOM header as the DICOM JSON model (PS3.18 F.2), written from the parsed elements.
 
 Written here rather than with `Dataset.to_json_dict()`, which costs about five times the parse
-itself. Pixel data is never included; other binary values (OB, OW, UN, ...) longer than
-`bulk_limit` bytes are left out (the attribute keeps its "vr" without a "Value"), shorter ones go
-inline as base64 (F.2.7). A `rewrite(tag, vr, value)` hook lets the de-identifier replace a value
-or drop the attribute (return `DROP`), at every nesting level.
+itself (values come from `raw_elements`, pydicom's values without its per-element overhead).
+Pixel data is never included; other binary values (OB, OW, UN, ...) longer than `bulk_limit`
+bytes are left out (the attribute keeps its "vr" without a "Value"), shorter ones go inline as
+base64 (F.2.7). A `rewrite(tag, vr, value)` hook lets the de-identifier replace a value or drop
+the attribute (return `DROP`), at every nesting level.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
+
+from .raw_elements import elements
 
 PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})  # Pixel Data, Float, Double Float
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN", "OB or OW", "US or OW"})
@@ -19,6 +22,7 @@ NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "US or S
 DROP = object()
 
 Rewrite = Callable[[int, str, Any], Any]
+Element = tuple[int, str, Any]
 
 
 def _values(value: Any) -> list:
@@ -58,24 +62,23 @@ def _pn(v: Any) -> dict:
     return out
 
 
-def dataset_to_model(ds, bulk_limit: int = 1024, rewrite: Rewrite | None = None) -> dict:
-    """The dataset as a dict in the DICOM JSON model."""
+def model_from_elements(items: Iterable[Element], bulk_limit: int = 1024, rewrite: Rewrite | None = None,
+                        encoding: str | None = "latin_1") -> dict:
+    """The DICOM JSON model of `(tag, vr, value)` elements (as `raw_elements.elements` yields)."""
     out: dict[str, dict] = {}
-    for elem in ds:
-        tag = int(elem.tag)
+    for tag, vr, value in items:
         if tag in PIXEL_DATA_TAGS:
             continue
-        vr = elem.VR
-        value = elem.value
         if rewrite is not None:
             value = rewrite(tag, vr, value)
             if value is DROP:
                 continue
         entry: dict[str, Any] = {"vr": vr}
         if vr == "SQ":
-            items = [dataset_to_model(item, bulk_limit, rewrite) for item in (value or [])]
-            if items:
-                entry["Value"] = items
+            seq = [model_from_elements(elements(item, encoding), bulk_limit, rewrite, encoding)
+                   for item in (value or [])]
+            if seq:
+                entry["Value"] = seq
         elif vr in BINARY_VRS:
             if isinstance(value, (bytes, bytearray)) and 0 < len(value) <= bulk_limit:
                 entry["InlineBinary"] = base64.b64encode(value).decode("ascii")
@@ -96,6 +99,11 @@ def dataset_to_model(ds, bulk_limit: int = 1024, rewrite: Rewrite | None = None)
     return out
 
 
+def to_json(model: dict) -> str:
+    return json.dumps(model, ensure_ascii=False, separators=(",", ":"))
+
+
 def dataset_to_json(ds, bulk_limit: int = 1024, rewrite: Rewrite | None = None) -> str:
-    return json.dumps(dataset_to_model(ds, bulk_limit, rewrite), ensure_ascii=False,
-                      separators=(",", ":"))
+    from .raw_elements import encoding
+
+    return to_json(model_from_elements(elements(ds), bulk_limit, rewrite, encoding(ds)))
