@@ -59,9 +59,12 @@ def read_uri(uri: str, max_bytes: int = 2 << 30) -> bytes:
 
 
 def _filesystem(uri: str):
-    """``(FileSystem, path)`` for a remote URI, one file system object per scheme+authority."""
+    """``(FileSystem, path)`` for a remote URI, one file system object per scheme+authority
+    (a failure is remembered too: a bad scheme must not cost a network timeout per row)."""
     parts = urlsplit(uri)
-    fs = _cached_filesystem(f"{parts.scheme}://{parts.netloc}/")
+    fs, error = _cached_filesystem(f"{parts.scheme}://{parts.netloc}/")
+    if error is not None:
+        raise ImageError(error)
     try:
         from pyarrow.fs import FileSystem
         _, inner = FileSystem.from_uri(uri)
@@ -72,9 +75,10 @@ def _filesystem(uri: str):
 
 @functools.lru_cache(maxsize=16)
 def _cached_filesystem(root: str):
+    """``(FileSystem, None)`` or ``(None, reason)`` for ``scheme://authority/``."""
     try:
         from pyarrow.fs import FileSystem
         fs, _ = FileSystem.from_uri(root)
     except Exception as exc:
-        raise ImageError(f"no file system for {root}: {exc}") from None
-    return fs
+        return None, f"no file system for {root}: {exc}"
+    return fs, None

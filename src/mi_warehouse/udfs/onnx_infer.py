@@ -31,6 +31,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import warnings  # noqa: E402
 from typing import IO, Iterable, Sequence  # noqa: E402
 
@@ -54,8 +55,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="onnxruntime intra-op threads (default 1)")
     p.add_argument("--device-id", type=int, default=0)
     p.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"))
-    p.add_argument("--trt-cache-dir", default=os.environ.get("MIW_TRT_CACHE_DIR"),
-                   help="TensorRT engine cache folder (default $MIW_TRT_CACHE_DIR)")
+    trt_cache = (os.environ.get("MIW_TRT_CACHE_DIR")
+                 or os.path.join(tempfile.gettempdir(), "mi_warehouse_trt_cache"))
+    p.add_argument("--trt-cache-dir", default=trt_cache,
+                   help="TensorRT engine cache folder (default $MIW_TRT_CACHE_DIR, else "
+                        "<tmp>/mi_warehouse_trt_cache)")
     p.add_argument("--embeddings", action="store_true", help="add the embedding column")
     p.add_argument("--escape", action="store_true",
                    help="rows are escaped (hive.transform.escape.input=true)")
@@ -100,6 +104,12 @@ def _setup(args: argparse.Namespace):
                          f"not {args.model_name} version {args.model_version}")
     model = read_verified_model(args.model_file, args.sha256)
     choice = select_providers(args.providers, args.device_id, trt_cache_dir=args.trt_cache_dir)
+    if choice.short == "tensorrt":
+        try:
+            os.makedirs(args.trt_cache_dir, exist_ok=True)
+        except OSError as exc:
+            raise SetupError(f"cannot create the TensorRT cache {args.trt_cache_dir}: "
+                             f"{exc}") from exc
     runner = OnnxRunner(model, card, choice, batch_size=args.batch_size,
                         embeddings=args.embeddings, intra_op_threads=args.intra_op_threads,
                         strict_provider=args.providers != "auto",

@@ -184,6 +184,10 @@ class _Scorer:
             values = base + [None, None, None, "error", error, round(prep.ms, 3), provider]
             return values + [None] if cfg.embeddings else values
         scores, emb = result
+        if not np.all(np.isfinite(scores)):
+            values = base + [None, None, None, "error", "the model produced non-finite scores",
+                             round(prep.ms + infer_ms, 3), provider]
+            return values + [None] if cfg.embeddings else values
         label, prob = decide(scores, self.card)
         values = base + [label, prob, [float(s) for s in scores], "ok", None,
                          round(prep.ms + infer_ms, 3), provider]

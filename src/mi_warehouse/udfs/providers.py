@@ -120,6 +120,8 @@ def select_providers(requested: str = "auto", device_id: int = 0, *,
     for short in wanted:
         if short == "cpu":
             break
+        if requested == "auto" and PROVIDERS[short] not in available:
+            continue  # not in this onnxruntime build: nothing worth reporting
         reason = _problem(short, device_id, available, env, probe)
         if reason is None:
             chain = ["tensorrt", "cuda", "cpu"][["tensorrt", "cuda"].index(short):]
@@ -163,7 +165,8 @@ def system_probe(short: str, device_id: int) -> str | None:
     try:
         import onnxruntime as ort
         capi = os.path.join(os.path.dirname(ort.__file__), "capi")
-        ctypes.CDLL(os.path.join(capi, "libonnxruntime_providers_shared.so"), mode=ctypes.RTLD_GLOBAL)
+        ctypes.CDLL(os.path.join(capi, "libonnxruntime_providers_shared.so"),
+                    mode=ctypes.RTLD_GLOBAL)
         ctypes.CDLL(os.path.join(capi, _LIBS[short]))
     except OSError as exc:
         return f"cannot load {_LIBS[short]}: {exc}"
