@@ -173,7 +173,20 @@ def bool_(v: Any) -> str:
     return _each(v, _bool, "bool")
 
 
+def _refusing(builtin, name: str):
+    """Jinja's `int`/`float` turn unparseable text into 0 silently; a var must use `| number`."""
+
+    def f(value: Any, *args: Any, **kwargs: Any):
+        if isinstance(value, VarValue):
+            raise UnsafeVariable(f"{_label(value)} | {name}: use | number, which refuses non-numbers")
+        return builtin(value, *args, **kwargs)
+
+    return f
+
+
 def install(env: jinja2.Environment) -> None:
     """Register the quoting filters on a Jinja environment."""
     env.filters.update({"sqlstring": sqlstring, "ident": ident, "number": number,
                         "date": date, "bool": bool_})
+    for name in ("int", "float"):
+        env.filters[name] = _refusing(env.filters[name], name)

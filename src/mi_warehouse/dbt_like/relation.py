@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ...config import Settings
-from ...engine import literals as lit
+from ..config import Settings
+from ..engine import literals as lit
 
 ENGINES = ("hive", "spark")
 
