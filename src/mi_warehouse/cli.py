@@ -237,6 +237,102 @@ def catalog_cmd() -> None:
     click.echo(markdown_table(), nl=False)
 
 
+# --- dbt_like: compile / run / test -------------------------------------------------
+def _vars(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise click.BadParameter(f"--vars is not JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("--vars must be a JSON object")
+    return value
+
+
+_select = click.option("-s", "--select", "select", multiple=True,
+                       help="Models: NAME, +NAME (with ancestors), NAME+ (descendants), tag:X. Repeatable.")
+_vars_opt = click.option("--vars", "vars_json", default=None, help='Template variables as JSON: \'{"min_age": 18}\'')
+
+
+@main.command("compile")
+@_select
+@_vars_opt
+@click.option("--engine", type=click.Choice(["hive", "spark"]), default=None,
+              help="Compile for this engine without connecting (default: ask the server).")
+@click.option("--check-hive", is_flag=True, help="Also parse every statement with Hive's own parser.")
+@click.pass_context
+@reports_errors
+def compile_cmd(ctx, select, vars_json, engine, check_hive) -> None:
+    """Write plain HiveQL to target/compiled/ and the lineage graph to target/manifest.json."""
+    from .dbt_like.compiler import compile_project
+    from .dbt_like.project import load_project
+    from .dbt_like.relation import Target
+
+    s = _settings(ctx)
+    if engine:
+        target = Target.from_settings(s, engine)
+    else:
+        from .engine.connection import connect
+
+        with connect(s) as session:
+            target = Target.from_settings(s, session.info.name, session.info.version)
+    manifest = compile_project(load_project(s.sql_dir, s), target, list(select) or None, _vars(vars_json),
+                               target_dir=s.project_dir / "target")
+    click.echo(f"compiled {len(manifest.selected)} model(s) and {len(manifest.selected_tests)} test(s) "
+               f"for {target.engine} into {s.project_dir / 'target'}")
+    if check_hive:
+        from .dbt_like.hive_parser import check_manifest
+
+        problems = check_manifest(manifest)
+        for p in problems:
+            click.echo(f"hive parser: {p}", err=True)
+        if problems:
+            raise click.ClickException(f"{len(problems)} statement(s) do not parse as HiveQL")
+        click.echo("every compiled statement parses with Hive's own parser")
+
+
+@main.command("run")
+@_select
+@_vars_opt
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.pass_context
+@reports_errors
+def run_cmd(ctx, select, vars_json, full_refresh) -> None:
+    """Materialise the models of sql/models in DAG order."""
+    from .dbt_like.runner import run_models
+    from .engine.connection import connect
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        summary = run_models(session, s, list(select) or None, _vars(vars_json), full_refresh, log=_info)
+    click.echo(f"run {summary.run_id}: {summary.count('success')} ok, {summary.count('error')} failed, "
+               f"{summary.count('skipped')} skipped")
+    for r in summary.results:
+        if r.status == "error":
+            click.echo(f"  failed: {r.name}: {r.message}")
+    if not summary.ok:
+        ctx.exit(1)
+
+
+@main.command("test")
+@_select
+@_vars_opt
+@click.pass_context
+@reports_errors
+def test_cmd(ctx, select, vars_json) -> None:
+    """Run the schema tests (schema.yml) and SQL tests (sql/tests/)."""
+    from .dbt_like.runner import test_models
+    from .engine.connection import connect
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        summary = test_models(session, s, list(select) or None, _vars(vars_json), log=_info)
+    click.echo(f"{summary.count('pass')} passed, {summary.count('fail') + summary.count('error')} failed")
+    if not summary.ok:
+        ctx.exit(1)
+
+
 # --- sql / beeline ----------------------------------------------------------------
 @main.command("sql")
 @click.argument("query", required=False)

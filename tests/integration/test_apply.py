@@ -11,7 +11,7 @@ from mi_warehouse.migrations.runner import Migrator
 
 from ..conftest import REPO
 
-CORE_TABLES = {"dicom_metadata", "load_runs", "load_errors", "model_versions", "inference_runs",
+CORE_TABLES = {"dicom_metadata", "load_runs", "load_errors", "model_versions", "inference_runs", "run_results",
                "predictions", "labels", "schema_migrations"}
 
 
@@ -28,7 +28,8 @@ def test_fresh_apply_then_reapply_is_a_no_op(session, cli, env_for):
     db = session.settings.database
     m = Migrator(session, session.settings)
     done = m.apply()
-    assert [i.script.name for i in done] == ["V0001__create_core_tables.sql", "V0002__restrict_phi_database.sql"]
+    assert [i.script.name for i in done] == ["V0001__create_core_tables.sql", "V0002__restrict_phi_database.sql",
+                                            "V0003__run_results.sql"]
     assert tables(session, db) == CORE_TABLES
     assert "patient_map" in tables(session, session.settings.phi_database)
     ddl = session.execute(f"SHOW CREATE TABLE {db}.dicom_metadata").scalar()
@@ -36,7 +37,7 @@ def test_fresh_apply_then_reapply_is_a_no_op(session, cli, env_for):
     assert "CLUSTERED BY (patient_key)" in ddl and "SORTED BY (patient_key, study_uid)" in ddl
     assert "'bucketing_version' = '1'" in ddl
     rows = history(session, db)
-    assert [r[1] for r in rows] == ["started", "succeeded", "started", "succeeded"]
+    assert [r[1] for r in rows] == ["started", "succeeded"] * 3
     assert Migrator(session, session.settings).apply() == []
     assert history(session, db) == rows
     assert {i.state for i in Migrator(session, session.settings).plan()} == {"applied"}
@@ -55,11 +56,11 @@ def test_cli_apply_status_and_dry_run_touch_nothing(session, cli, env_for):
     assert not session.database_exists(env_db)
     r = cli(["apply"], full)
     assert r.returncode == 0, r.stderr
-    assert "applied 2 script(s)" in r.stdout
+    assert "applied 3 script(s)" in r.stdout
     r = cli(["apply"], full)
     assert "nothing to apply: up to date" in r.stdout
     r = cli(["apply", "--status"], full)
-    assert r.stdout.count("| applied |") == 2
+    assert r.stdout.count("| applied |") == 3
 
 
 def write(d, name, text):

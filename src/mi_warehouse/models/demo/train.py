@@ -1,6 +1,6 @@
 """Train the demo chest-finding CNN; write ``chest_finding_v1.onnx`` and ``card.yaml``.
 
-    python -m mi_warehouse.models.demo.train [--patients 1000] [--seed 7] [--epochs 24] [--out DIR]
+    python -m mi_warehouse.models.demo.train [--patients 1000] [--seed 7] [--epochs 40] [--out DIR]
 
 Needs the optional ``train`` extra (torch, CPU is enough); nothing else in the package
 imports this module or torch.  Steps: generate a synthetic corpus (``loaders.synth``) in a
@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,10 @@ BASE_CARD = {
 
 
 def build_net(embedding: int = 64):
-    """The CNN: stem, three stride-2 bottleneck blocks, GAP, embedding, 2-way head (logits)."""
+    """The CNN: stride-2 stem, three stride-2 bottleneck blocks, GAP, embedding, 2-way head.
+
+    64x64 -> 32 (stem) -> 16 -> 8 -> 4 (blocks) -> 128 channels -> GAP -> 64 -> 2 logits.
+    """
     from torch import nn
 
     class Bottleneck(nn.Module):
@@ -75,7 +79,7 @@ def build_net(embedding: int = 64):
 
         def __init__(self):
             super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16),
+            self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16),
                                       nn.ReLU(inplace=True))
             self.blocks = nn.Sequential(Bottleneck(16, 8, 32, 2), Bottleneck(32, 16, 64, 2),
                                         Bottleneck(64, 32, 128, 2))
@@ -114,14 +118,18 @@ def _augment(torch, x):
     return torch.roll(x, (dy, dx), dims=(2, 3))
 
 
-def _scores(torch, net, x: np.ndarray) -> np.ndarray:
+def _validate(torch, net, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(AUC, mean cross-entropy) of ``net`` on a held-out split."""
     net.eval()
     with torch.no_grad():
-        return torch.softmax(net(torch.from_numpy(x))[0], dim=1)[:, 1].numpy()
+        logits = net(torch.from_numpy(x))[0]
+        loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y)).item()
+        return roc_auc(y, torch.softmax(logits, dim=1)[:, 1].numpy()), loss
 
 
 def train(data: ChestImages, splits: dict, epochs: int, seed: int, log=print):
-    """Fit the CNN on the train split; returns the net at its best validation AUC, and that epoch."""
+    """Fit the CNN on the train split; returns the net at its best validation AUC (ties: lowest
+    validation loss), and that epoch."""
     import torch
 
     torch.manual_seed(seed)
@@ -132,7 +140,7 @@ def train(data: ChestImages, splits: dict, epochs: int, seed: int, log=print):
     steps = epochs * ((len(xt) + 63) // 64)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     loss_fn = torch.nn.CrossEntropyLoss()
-    best = (-1.0, 0, None)
+    best = ((-1.0, 0.0), 0, None)
     for epoch in range(1, epochs + 1):
         net.train()
         perm = torch.randperm(len(xt))
@@ -146,10 +154,11 @@ def train(data: ChestImages, splits: dict, epochs: int, seed: int, log=print):
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
-        val_auc = roc_auc(data.y[splits["val"]], _scores(torch, net, data.x[splits["val"]]))
-        log(f"epoch {epoch:2d}  loss {total / len(xt):.4f}  val AUC {val_auc:.4f}")
-        if val_auc > best[0]:
-            best = (val_auc, epoch, {k: v.clone() for k, v in net.state_dict().items()})
+        val_auc, val_loss = _validate(torch, net, data.x[splits["val"]], data.y[splits["val"]])
+        log(f"epoch {epoch:2d}  loss {total / len(xt):.4f}  val loss {val_loss:.4f}  "
+            f"val AUC {val_auc:.4f}")
+        if (val_auc, -val_loss) > best[0]:
+            best = ((val_auc, -val_loss), epoch, {k: v.clone() for k, v in net.state_dict().items()})
     net.load_state_dict(best[2])
     return net.eval(), best[1]
 
@@ -162,6 +171,7 @@ def export_onnx(net, card: ModelCard, path: Path) -> None:
     spec = card.input
     dummy = torch.zeros(1, spec.channels, spec.height, spec.width)
     names = [card.output.name, card.embedding_output]
+    warnings.filterwarnings("ignore", "You are using the legacy TorchScript", DeprecationWarning)
     torch.onnx.export(exported(net), (dummy,), str(path), input_names=[spec.name],
                       output_names=names, opset_version=OPSET, dynamo=False,
                       dynamic_axes={n: {0: "batch"} for n in [spec.name, *names]})
@@ -220,7 +230,7 @@ def main(argv=None) -> None:
     ap.add_argument("--patients", type=int, default=1000)
     ap.add_argument("--corpus-seed", type=int, default=20250101)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--epochs", type=int, default=24)
+    ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE)
     args = ap.parse_args(argv)
@@ -255,7 +265,7 @@ def main(argv=None) -> None:
         run=f"python -m mi_warehouse.models.demo.train --patients {args.patients} "
             f"--corpus-seed {args.corpus_seed} --seed {args.seed} --epochs {args.epochs}; "
             f"torch {torch.__version__}, CPU x{args.threads}, {seconds:.0f} s; AdamW one-cycle "
-            f"lr 3e-3, batch 64, flips+shifts; best val AUC at epoch {best_epoch}",
+            f"lr 3e-3, batch 64, flips+shifts; kept epoch {best_epoch} (best val AUC, then val loss)",
         data=_split_text(data, splits)))
     write_card(card, card_path)
     info = inspect_model(onnx_path, load_card(card_path))
