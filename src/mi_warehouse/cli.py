@@ -237,6 +237,126 @@ def catalog_cmd() -> None:
     click.echo(markdown_table(), nl=False)
 
 
+# --- models, inference, lineage -----------------------------------------------------
+@main.group("model")
+def model_grp() -> None:
+    """The model registry: ONNX files, versions, checksums, model cards."""
+
+
+@model_grp.command("register")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--name", required=True)
+@click.option("--version", "version", required=True)
+@click.option("--card", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="Model card (YAML or JSON).")
+@click.option("--parent", default=None, help="Parent version this one was derived from.")
+@click.pass_context
+@reports_errors
+def model_register_cmd(ctx, file, name, version, card, parent) -> None:
+    """Check FILE.onnx against its card and register it as NAME:VERSION (immutable)."""
+    from .engine.connection import connect
+    from .models.registry import register
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        mv, new = register(session, s, file, name, version, card, parent)
+    what = "registered" if new else "already registered (same checksum)"
+    click.echo(f"{what}: {mv.name}:{mv.version} sha256 {mv.sha256} at {mv.uri}")
+
+
+@model_grp.command("list")
+@click.pass_context
+@reports_errors
+def model_list_cmd(ctx) -> None:
+    """List registered model versions."""
+    from .engine.connection import Result, connect
+    from .engine.output import render
+    from .models.registry import list_versions
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        rows = [(m.name, m.version, m.sha256[:16], m.decision_threshold, m.training_cohort, str(m.registered_at))
+                for m in list_versions(session, s)]
+    click.echo(render(Result(["name", "version", "sha256", "threshold", "training_cohort", "registered_at"],
+                             rows)), nl=False)
+
+
+@model_grp.command("show")
+@click.argument("ref")
+@click.pass_context
+@reports_errors
+def model_show_cmd(ctx, ref) -> None:
+    """Show NAME:VERSION with its model card."""
+    from .engine.connection import connect
+    from .models.registry import require
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        m = require(session, s, ref)
+    click.echo(f"{m.name}:{m.version}\n  sha256     {m.sha256}\n  uri        {m.uri}\n  opset      {m.opset}"
+               f"\n  input      {m.input_shape}\n  labels     {m.labels}\n  threshold  {m.decision_threshold}"
+               f"\n  trained on {m.training_cohort} (run {m.training_run})\n  parent     {m.parent_version}"
+               f"\n  registered {m.registered_at} by {m.registered_by}\n  card:")
+    click.echo(json.dumps(json.loads(m.card), indent=2))
+
+
+@main.command("infer")
+@click.option("--model", "model_ref", required=True, help="NAME:VERSION of a registered model.")
+@click.option("--cohort", required=True, help="A table (db.table) or a SELECT returning sop_instance_uid.")
+@click.option("--force", is_flag=True, help="Recompute and replace predictions that already succeeded.")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--providers", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",
+              show_default=True)
+@click.option("--print-sql", is_flag=True, help="Print the HiveQL for Beeline/Hue on a cluster; run nothing.")
+@click.pass_context
+@reports_errors
+def infer_cmd(ctx, model_ref, cohort, force, batch_size, providers, print_sql) -> None:
+    """Run a registered ONNX model over a cohort's images, as a Hive TRANSFORM, into predictions."""
+    from .engine.connection import connect
+    from .inference.run import print_sql as sql_for_cluster
+    from .inference.run import run_inference
+    from .progress import Spinner
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        if print_sql:
+            click.echo(sql_for_cluster(session, s, model_ref, cohort, force, batch_size), nl=False)
+            return
+        with Spinner(f"scoring with {model_ref}") as spin:
+            summary = run_inference(session, s, model_ref, cohort, force, batch_size, providers, log=spin.log)
+    click.echo(f"run {summary.run_id}: {summary.input_rows} images in cohort, {summary.scored} scored "
+               f"({summary.rows_ok} ok, {summary.rows_error} errors) on {summary.provider or '-'} in "
+               f"{summary.seconds:.1f}s ({summary.rate:.0f} images/s)")
+
+
+@main.command("lineage")
+@click.argument("sop_instance_uid")
+@click.pass_context
+@reports_errors
+def lineage_cmd(ctx, sop_instance_uid) -> None:
+    """Print, for one image, every prediction with its run, model version, checksum and training cohort."""
+    from .engine.connection import connect
+    from .inference.lineage import lineage
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        rows = lineage(session, s, sop_instance_uid).dicts()
+    if not rows:
+        raise click.ClickException(f"no predictions for image {sop_instance_uid}")
+    click.echo(f"image {sop_instance_uid}  [{rows[0]['image_partition']}]")
+    for r in rows:
+        p = r["probability"]
+        click.echo(f"  prediction  {r['predicted_label']} p={p:.4f} ({r['status']}) at {r['predicted_at']}"
+                   if p is not None else f"  prediction  ({r['status']}) at {r['predicted_at']}")
+        parts = json.loads(r["partitions_read"] or "[]")
+        click.echo(f"    run       {r['run_id']} on {r['provider']}, cohort {r['run_cohort']}, "
+                   f"{len(parts)} source partition(s) read")
+        check = "" if r["model_sha256"] == r["registry_sha256"] else "  (MISMATCH with the registry)"
+        click.echo(f"    model     {r['model_name']}:{r['model_version']} sha256 {r['model_sha256']}{check}"
+                   + (f", parent {r['parent_version']}" if r["parent_version"] else ""))
+        click.echo(f"    trained   on cohort {r['training_cohort']} (run {r['training_run']})")
+
+
 # --- dbt_like: compile / run / test -------------------------------------------------
 def _vars(text: str | None) -> dict:
     if not text:

@@ -44,3 +44,33 @@ class LoadProgress:
             self._live.console.print(msg)
         else:
             print(msg, file=self.stream, flush=True)
+
+
+class Spinner:
+    """Elapsed time for one long statement (the engine reports no progress for TRANSFORM)."""
+
+    def __init__(self, what: str, stream=None):
+        self.what = what
+        self.stream = stream or sys.stderr
+        self._status = None
+
+    def __enter__(self) -> "Spinner":
+        if self.stream.isatty():
+            from rich.console import Console
+
+            self._console = Console(file=self.stream)
+            self._status = self._console.status(self.what + " ...")
+            self._status.__enter__()
+        else:
+            print(self.what + " ...", file=self.stream, flush=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def log(self, msg: str) -> None:
+        if self._status is not None:
+            self._console.print(msg)
+        else:
+            print(msg, file=self.stream, flush=True)

@@ -63,6 +63,15 @@ class ModelVersion:
 COLUMNS = [f for f in ModelVersion.__dataclass_fields__]
 
 
+def _from_row(row) -> ModelVersion:
+    """HiveServer2 sends ARRAY columns as JSON text."""
+    d = dict(zip(COLUMNS, row))
+    for key in ("input_shape", "labels"):
+        if isinstance(d[key], str):
+            d[key] = json.loads(d[key])
+    return ModelVersion(**d)
+
+
 def parse_ref(ref: str) -> tuple[str, str]:
     """'name:version' -> (name, version)."""
     name, sep, version = ref.partition(":")
@@ -76,7 +85,7 @@ def get(session: Session, settings: Settings, name: str, version: str) -> ModelV
         f"SELECT {', '.join(COLUMNS)} FROM {settings.database}.model_versions "
         f"WHERE name = {lit.string(name)} AND version = {lit.string(version)} ORDER BY registered_at"
     ).rows
-    return ModelVersion(*rows[0]) if rows else None
+    return _from_row(rows[0]) if rows else None
 
 
 def require(session: Session, settings: Settings, ref: str) -> ModelVersion:
@@ -91,7 +100,7 @@ def require(session: Session, settings: Settings, ref: str) -> ModelVersion:
 def list_versions(session: Session, settings: Settings) -> list[ModelVersion]:
     rows = session.execute(f"SELECT {', '.join(COLUMNS)} FROM {settings.database}.model_versions "
                            f"ORDER BY name, registered_at").rows
-    return [ModelVersion(*r) for r in rows]
+    return [_from_row(r) for r in rows]
 
 
 def register(session: Session, settings: Settings, file: Path, name: str, version: str,
@@ -103,6 +112,8 @@ def register(session: Session, settings: Settings, file: Path, name: str, versio
     card = load_card(card_path) if card_path else None
     if card is None:
         raise MiWarehouseError(f"{file}: a model card is required (--card CARD.yaml)")
+    if (card.name, card.version) != (name, version):
+        raise MiWarehouseError(f"{card_path}: the card describes {card.name}:{card.version}, not {name}:{version}")
     info = inspect_model(file, card)
     existing = get(session, settings, name, version)
     if existing is not None:

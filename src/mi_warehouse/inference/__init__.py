@@ -1,0 +1,1 @@
+"""`mi-warehouse infer` and `mi-warehouse lineage`: the client side of ONNX inference in Hive."""

@@ -1,0 +1,153 @@
+"""`mi-warehouse infer`: score a cohort with a registered model, through Hive TRANSFORM.
+
+The client resolves everything the worker-side script needs (model file, checksum, card) and
+passes it on the command line; the run is recorded in `<db>.inference_runs`, failed or not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from ..config import Settings
+from ..engine import literals as lit
+from ..engine import metastore
+from ..engine.connection import Session
+from ..errors import MiWarehouseError
+from ..loaders.storage import filesystem
+from ..migrations.lock import FileLock
+from ..models import registry
+from .sql import InferPlan, cluster_preamble, cohort_relation, script_command
+
+RUN_COLUMNS = [("run_id", "STRING"), ("model_name", "STRING"), ("model_version", "STRING"),
+               ("model_sha256", "STRING"), ("input_table", "STRING"), ("partitions_read", "STRING"),
+               ("input_rows", "BIGINT"), ("rows_ok", "BIGINT"), ("rows_error", "BIGINT"), ("provider", "STRING"),
+               ("host", "STRING"), ("started_at", "TIMESTAMP"), ("finished_at", "TIMESTAMP"),
+               ("status", "STRING"), ("error", "STRING")]
+
+
+class InferenceFailed(MiWarehouseError):
+    """The TRANSFORM query failed; the run is recorded as failed with the engine's message."""
+
+
+@dataclass
+class InferSummary:
+    run_id: str
+    input_rows: int = 0
+    scored: int = 0
+    rows_ok: int = 0
+    rows_error: int = 0
+    provider: str = ""
+    seconds: float = 0.0
+    partitions_read: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.scored / self.seconds if self.seconds else 0.0
+
+
+def new_run_id() -> str:
+    return "inf-" + dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def build_plan(session: Session, settings: Settings, model: registry.ModelVersion, cohort: str, run_id: str,
+               force: bool = False, batch_size: int = 32, python: str | None = None,
+               for_cluster: bool = False, providers: str = "auto") -> InferPlan:
+    table = metastore.describe(session, f"{settings.database}.predictions")
+    db_location = table.location.rsplit("/", 1)[0]
+    if for_cluster:
+        model_file, card_file = "model.onnx", "card.json"  # shipped with ADD FILE
+        python = python or "python3"
+    else:
+        fs, model_path = filesystem(model.uri)
+        if type(fs).__name__ != "LocalFileSystem":
+            raise MiWarehouseError(f"model {model.name}:{model.version} lives at {model.uri}: the embedded "
+                                   "engine reads models from a local model store (use --print-sql on a cluster)")
+        model_file, card_file = model_path, filesystem(model.card_uri)[1]
+        python = python or sys.executable
+    cmd = script_command(python, model_file, model.sha256, card_file, model.name, model.version, batch_size,
+                         ["--providers", providers])
+    return InferPlan(run_id, model.name, model.version, settings.database, settings.phi_database,
+                     cohort_relation(cohort, settings.database), f"{db_location}/_work/infer_{run_id}", cmd, force)
+
+
+def print_sql(session: Session, settings: Settings, model_ref: str, cohort: str, force: bool = False,
+              batch_size: int = 32) -> str:
+    model = registry.require(session, settings, model_ref)
+    plan = build_plan(session, settings, model, cohort, "RUN_ID", force, batch_size, for_cluster=True)
+    lines = [f"-- mi-warehouse infer --model {model_ref} (sha256 {model.sha256}) --cohort {cohort}"]
+    lines += cluster_preamble(model.uri, model.card_uri, session.info.name)
+    lines += [s + ";" for s in plan.statements()] + [s + ";" for s in plan.cleanup()]
+    return "\n".join(lines) + "\n"
+
+
+def run_inference(session: Session, settings: Settings, model_ref: str, cohort: str, force: bool = False,
+                  batch_size: int = 32, providers: str = "auto",
+                  log: Callable[[str], None] = lambda m: None) -> InferSummary:
+    model = registry.require(session, settings, model_ref)
+    run_id = new_run_id()
+    plan = build_plan(session, settings, model, cohort, run_id, force, batch_size, providers=providers)
+    lock_dir = (settings.local_storage_dir or settings.home / "locks") / "_locks"
+    lock = FileLock(lock_dir / f"{settings.database}.infer.{model.name}.{model.version}.lock", "infer")
+    lock.acquire(3600, on_wait=lambda h: log(f"waiting for another inference with this model ({h})"))
+    summary = InferSummary(run_id)
+    started = dt.datetime.now()
+    t0 = time.monotonic()
+    error: str | None = None
+    partitions: list[str] = []
+    try:
+        summary.input_rows = session.execute(
+            f"SELECT count(DISTINCT sop_instance_uid) FROM {plan.cohort}").scalar() or 0
+        parts = session.execute(
+            f"SELECT DISTINCT m.study_year, m.study_month, m.modality FROM {settings.database}.dicom_metadata m "
+            f"JOIN (SELECT DISTINCT sop_instance_uid FROM {plan.cohort}) c "
+            f"ON c.sop_instance_uid = m.sop_instance_uid").rows
+        partitions = sorted(f"study_year={y}/study_month={m}/modality={x}" for y, m, x in parts)
+        summary.partitions_read = len(partitions)
+        log(f"run {run_id}: {summary.input_rows} images in the cohort, {len(partitions)} partitions; scoring ...")
+        for stmt in plan.statements():
+            session.execute(stmt)
+        for status, n, provider in session.execute(
+                f"SELECT status, count(*), max(provider) FROM {lit.identifier(plan.work_new)} GROUP BY status").rows:
+            if status == "ok":
+                summary.rows_ok = n
+            else:
+                summary.rows_error += n
+            summary.provider = summary.provider or (provider or "")
+        summary.scored = summary.rows_ok + summary.rows_error
+    except MiWarehouseError as e:
+        error = getattr(e, "engine_message", "") or str(e)
+        raise InferenceFailed(f"inference run {run_id} with {model_ref} failed: {error}") from None
+    finally:
+        summary.seconds = time.monotonic() - t0
+        try:
+            for stmt in plan.cleanup():
+                session.execute(stmt)
+            _remove_dir(plan.work_location)
+            _record(session, settings, model, cohort, summary, started, json.dumps(partitions), error)
+        finally:
+            lock.release()
+    return summary
+
+
+def _remove_dir(uri: str) -> None:
+    fs, path = filesystem(uri)
+    try:
+        fs.delete_dir(path)
+    except (OSError, FileNotFoundError):
+        pass
+
+
+def _record(session: Session, settings: Settings, model: registry.ModelVersion, cohort: str,
+            s: InferSummary, started: dt.datetime, partitions: str, error: str | None) -> None:
+    vals = [s.run_id, model.name, model.version, model.sha256, cohort, partitions, s.input_rows, s.rows_ok,
+            s.rows_error, s.provider or None, socket.gethostname(), started, dt.datetime.now(),
+            "failed" if error else "succeeded", error]
+    exprs = ", ".join(f"CAST({lit.value(v)} AS {t})" for v, (_, t) in zip(vals, RUN_COLUMNS))
+    session.execute(f"INSERT INTO TABLE {settings.database}.inference_runs SELECT {exprs}")
