@@ -131,6 +131,11 @@ def run_inference(session: Session, settings: Settings, model_ref: str, cohort: 
                 session.execute(stmt)
             _remove_dir(plan.work_location)
             _record(session, settings, model, cohort, summary, started, json.dumps(partitions), error)
+        except MiWarehouseError as e:
+            if error is None:  # the run succeeded but could not be recorded: say so
+                raise InferenceFailed(f"inference run {run_id} scored its images but could not be "
+                                      f"recorded: {e}") from None
+            log(f"could not record the failed run {run_id}: {e}")  # the original error goes on up
         finally:
             lock.release()
     return summary

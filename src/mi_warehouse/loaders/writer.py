@@ -83,6 +83,7 @@ class BucketedWriter:
             new = pa.concat_tables([pq.read_table(p, schema=self.schema)
                                     for p in sorted(staged_dir.glob("part-*.parquet"))])
             target = join(self.table_path, partition_dir(key), bucket_file_name(bucket))
+            self._remove_stale_temporaries(target)
             if exists(self.fs, target):
                 old = read_parquet(self.fs, target).select(self.schema.names).cast(self.schema)
                 keep = pc.invert(pc.is_in(new["sop_instance_uid"], value_set=old["sop_instance_uid"]))
@@ -102,6 +103,17 @@ class BucketedWriter:
             partitions.add(key)
         self._touched.clear()
         return CommitResult(sorted(partitions), added, present, files)
+
+    def _remove_stale_temporaries(self, target: str) -> None:
+        """Hidden temporaries of this bucket file left by a killed run (we hold the load lock)."""
+        from pyarrow.fs import FileSelector
+
+        directory, name = target.rsplit("/", 1)
+        if not exists(self.fs, directory):
+            return
+        for info in self.fs.get_file_info(FileSelector(directory)):
+            if info.base_name.startswith(f".{name}.tmp-"):
+                self.fs.delete_file(info.path)
 
     def discard_staging(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

@@ -6,7 +6,7 @@ A card is a YAML or JSON document (see ``models/demo/card.yaml``)::
     version: "1.0.0"
     labels: [normal, finding]            # output index i -> label
     positive_label: finding
-    decision_threshold: 0.5
+    decision_threshold: 0.5              # on the positive label's probability
     input: {name: image, layout: NCHW, channels: 1, height: 64, width: 64}
     output: {name: probabilities, kind: softmax}   # softmax | sigmoid | logits
     embedding_output: embedding          # or null
@@ -19,6 +19,9 @@ A card is a YAML or JSON document (see ``models/demo/card.yaml``)::
 ``load_card(path)`` / ``ModelCard.from_dict(data)`` validate every field and raise
 :class:`ModelCardInvalid` with a one-line message naming the file and the field;
 ``to_dict()`` / ``to_json()`` give the same structure back with every key present.
+The accepted values are those the inference script (``udfs``) can run: channels 1 or 3,
+resize ``bilinear`` only, a threshold in [0, 1] (``logits`` are softmaxed first), and
+normalisation mean/std as one number or one per channel.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ __all__ = ["InputSpec", "OutputSpec", "Window", "Normalisation", "Preprocessing"
 LAYOUTS = ("NCHW", "NHWC")
 OUTPUT_KINDS = ("softmax", "sigmoid", "logits")
 SCALINGS = ("window", "percentile")
-RESIZES = ("bilinear", "nearest")
+RESIZES = ("bilinear",)
+CHANNELS = (1, 3)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
 
@@ -75,10 +79,10 @@ class Window:
 
 @dataclass(frozen=True)
 class Normalisation:
-    """``(x - mean) / std``, applied after scaling to [0, 1]."""
+    """``(x - mean) / std``, applied after scaling to [0, 1]; one number, or one per channel."""
 
-    mean: float = 0.0
-    std: float = 1.0
+    mean: float | tuple[float, ...] = 0.0
+    std: float | tuple[float, ...] = 1.0
 
 
 @dataclass(frozen=True)
@@ -140,15 +144,13 @@ class ModelCard:
             f.fail("positive_label", f"{_show(positive)} is not one of labels {list(labels)}")
         inp = _input(f.sub("input"))
         out = _output(f.sub("output"))
-        bounded = out.kind in ("softmax", "sigmoid")
-        threshold = f.number("decision_threshold", lo=0.0 if bounded else None,
-                             hi=1.0 if bounded else None)
+        threshold = f.number("decision_threshold", lo=0.0, hi=1.0)  # logits: after softmax
         embedding = f.text("embedding_output", None, nullable=True)
         if embedding is not None and embedding == out.name:
             f.fail("embedding_output", f"must differ from output.name ({_show(out.name)})")
         if embedding is not None and embedding == inp.name:
             f.fail("embedding_output", f"must differ from input.name ({_show(inp.name)})")
-        prep = _preprocessing(f.sub("preprocessing"))
+        prep = _preprocessing(f.sub("preprocessing"), inp.channels)
         training = _training(f.sub("training", {}))
         metrics = f.raw("metrics", {})
         if metrics is None:
@@ -191,7 +193,8 @@ class ModelCard:
                 "scaling": p.scaling,
                 "window": {"center": p.window.center, "width": p.window.width},
                 "percentile": list(p.percentile),
-                "normalisation": {"mean": p.normalisation.mean, "std": p.normalisation.std},
+                "normalisation": {"mean": _plain(p.normalisation.mean),
+                                  "std": _plain(p.normalisation.std)},
                 "resize": p.resize},
             "training": {"cohort": self.training.cohort, "run": self.training.run,
                          "data": self.training.data,
@@ -221,6 +224,8 @@ def _input(f: _Fields) -> InputSpec:
     spec = InputSpec(name=f.text("name"), layout=f.text("layout", "NCHW", choices=LAYOUTS),
                      channels=f.integer("channels"), height=f.integer("height"),
                      width=f.integer("width"))
+    if spec.channels not in CHANNELS:
+        f.fail(f.path("channels"), f"must be 1 or 3 (got {spec.channels})")
     f.done()
     return spec
 
@@ -232,7 +237,22 @@ def _output(f: _Fields) -> OutputSpec:
     return spec
 
 
-def _preprocessing(f: _Fields) -> Preprocessing:
+def _plain(v: float | tuple[float, ...]) -> float | list[float]:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _per_channel(f: _Fields, key: str, default: float, channels: int, positive: bool):
+    """A number, or a list of 1 or ``channels`` numbers (kept as a tuple)."""
+    v = f.raw(key, default)
+    if not isinstance(v, list):
+        return f.check_number(f.path(key), v, positive=positive)
+    if len(v) not in (1, channels):
+        f.fail(f.path(key), f"must be a number, or a list of one or one per channel "
+                            f"(input.channels = {channels}) (got {_show(v)})")
+    return tuple(f.check_number(f"{f.path(key)}[{i}]", x, positive=positive) for i, x in enumerate(v))
+
+
+def _preprocessing(f: _Fields, channels: int) -> Preprocessing:
     f.expect("scaling", "window", "percentile", "normalisation", "resize")
     scaling = f.text("scaling", choices=SCALINGS)
     w = f.sub("window", {}).expect("center", "width")
@@ -249,7 +269,8 @@ def _preprocessing(f: _Fields) -> Preprocessing:
     if lo >= hi:
         f.fail("preprocessing.percentile", f"low must be below high (got {_show(pct)})")
     n = f.sub("normalisation", {}).expect("mean", "std")
-    norm = Normalisation(mean=n.number("mean", 0.0), std=n.number("std", 1.0, positive=True))
+    norm = Normalisation(mean=_per_channel(n, "mean", 0.0, channels, False),
+                         std=_per_channel(n, "std", 1.0, channels, True))
     n.done()
     prep = Preprocessing(scaling=scaling, window=window, percentile=(lo, hi), normalisation=norm,
                          resize=f.text("resize", "bilinear", choices=RESIZES))

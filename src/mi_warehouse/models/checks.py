@@ -72,7 +72,8 @@ def _load(path: Path, fail: Fail):
     try:
         model = onnx.load_from_string(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        fail(f"not an ONNX model, the bytes do not parse ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        fail(f"not an ONNX model, the bytes do not parse ({why[:200]})")
     if not model.HasField("graph") or model.ir_version <= 0:
         fail("not an ONNX model (no graph or IR version); is the file truncated or corrupted?")
     return model, data
@@ -133,7 +134,8 @@ def _check_outputs(model, card: ModelCard, fail: Fail) -> tuple[str, ...]:
             fail(f"has no output {name!r} (card {field}); outputs are {list(names)}")
     shape = _dims(outputs[card.output.name])
     classes = shape[-1] if shape else None
-    allowed = {len(card.labels)} | ({1} if card.output.kind == "sigmoid" else set())
+    sigmoid_pair = card.output.kind == "sigmoid" and len(card.labels) == 2
+    allowed = {len(card.labels)} | ({1} if sigmoid_pair else set())
     if isinstance(classes, int) and classes > 0 and classes not in allowed:
         fail(f"output {card.output.name!r} has {classes} classes, the card lists "
              f"{len(card.labels)} labels")

@@ -56,7 +56,7 @@ def to_int(value: Any) -> int | None:
             f = float(str(v).strip())
         except ValueError:
             raise InvalidValue(f"{v!r} is not an integer") from None
-        if f != int(f):
+        if f != f or f in (float("inf"), float("-inf")) or f != int(f):
             raise InvalidValue(f"{v!r} is not an integer") from None
         return int(f)
 

@@ -8,13 +8,16 @@ produce the same numbers.  For a card's ``preprocessing`` block, step by step:
    * ``scaling: window`` -- the card's ``window`` if set, else the image's first
      WindowCenter/WindowWidth, else the percentile rule below.  The window is DICOM's
      linear VOI function (PS3.3 C.11.2.1.2.1, as ``pydicom``'s ``apply_windowing``):
-     ``clip(((x - (c - 0.5)) / (w - 1) + 0.5), 0, 1)``.
+     ``clip(((x - (c - 0.5)) / (w - 1) + 0.5), 0, 1)`` (``(x - c) / w + 0.5`` if w <= 1).
    * ``scaling: percentile`` (or the fallback) -- ``lo, hi = np.percentile(x, percentile)``
      (linear interpolation), ``clip((x - lo) / (hi - lo), 0, 1)``; all zeros if ``hi <= lo``.
 3. MONOCHROME1: ``1 - x`` (so that bright always means dense).
-4. Resize to the card's height x width: ``bilinear`` with half-pixel centres and edge
-   clamping, no antialiasing (= ``torch.nn.functional.interpolate(..., mode="bilinear",
-   align_corners=False)``); ``nearest`` takes ``floor(i * in / out)``.
+4. Resize to the card's height x width (skipped when the size already matches):
+   ``bilinear`` is a separable triangle filter on half-pixel centres with edge clamping;
+   enlarging, that is ``torch.nn.functional.interpolate(mode="bilinear",
+   align_corners=False)``; shrinking, the filter widens by the scale factor (antialiased,
+   like PIL and ``antialias=True``).  This is the same sampling as
+   ``udfs.preprocess.resize_bilinear``.
 5. Normalise: ``(x - mean) / std``; float32, shape ``(1, height, width)``.
 """
 
@@ -48,8 +51,8 @@ def modality_lut(ds) -> np.ndarray:
 
 def window(x: np.ndarray, center: float, width: float) -> np.ndarray:
     """DICOM linear window mapped to [0, 1]."""
-    if width <= 1.0:
-        return (x > center - 0.5).astype(np.float64)
+    if width <= 1.0:  # the linear formula divides by width - 1; use LINEAR_EXACT's instead
+        return np.clip((x - center) / width + 0.5, 0.0, 1.0)
     return np.clip((x - (center - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0)
 
 
@@ -61,27 +64,22 @@ def percentile_scale(x: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
 
-def _source_index(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    src = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
-    src = np.clip(src, 0.0, n_in - 1)
-    i0 = np.floor(src).astype(np.int64)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    return i0, i1, src - i0
+def _triangle_weights(n_in: int, n_out: int) -> np.ndarray:
+    """``(n_out, n_in)`` bilinear weights: a triangle filter on half-pixel centres, widened by
+    the scale factor when shrinking (antialiasing); rows sum to 1, so edges clamp."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centres = (np.arange(n_out) + 0.5) * scale
+    dist = np.abs(np.arange(n_in)[None, :] + 0.5 - centres[:, None])
+    w = np.clip(1.0 - dist / support, 0.0, None)
+    return w / w.sum(axis=1, keepdims=True)
 
 
-def resize(x: np.ndarray, height: int, width: int, method: str = "bilinear") -> np.ndarray:
-    """Resize a 2-D image (see the module docstring for the exact sampling)."""
+def resize(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of a 2-D image (see the module docstring for the exact sampling)."""
     if x.shape == (height, width):
         return x
-    if method == "nearest":
-        rows = np.floor(np.arange(height) * x.shape[0] / height).astype(np.int64)
-        cols = np.floor(np.arange(width) * x.shape[1] / width).astype(np.int64)
-        return x[rows][:, cols]
-    r0, r1, fr = _source_index(height, x.shape[0])
-    c0, c1, fc = _source_index(width, x.shape[1])
-    top = x[r0][:, c0] * (1 - fc) + x[r0][:, c1] * fc
-    bottom = x[r1][:, c0] * (1 - fc) + x[r1][:, c1] * fc
-    return top * (1 - fr)[:, None] + bottom * fr[:, None]
+    return _triangle_weights(x.shape[0], height) @ x @ _triangle_weights(x.shape[1], width).T
 
 
 def preprocess(ds, prep: Preprocessing, spec: InputSpec) -> np.ndarray:
@@ -98,6 +96,6 @@ def preprocess(ds, prep: Preprocessing, spec: InputSpec) -> np.ndarray:
         x = percentile_scale(x, *prep.percentile)
     if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
         x = 1.0 - x
-    x = resize(x, spec.height, spec.width, prep.resize)
-    x = (x - prep.normalisation.mean) / prep.normalisation.std
+    x = resize(x, spec.height, spec.width)
+    x = (x - np.asarray(prep.normalisation.mean)) / np.asarray(prep.normalisation.std)
     return x.astype(np.float32)[None]

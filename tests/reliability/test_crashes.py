@@ -1,0 +1,142 @@
+"""Crash safety: loads killed with SIGKILL, concurrent loads, the server killed mid-run.
+
+Each test prints what it tried and what survived (run with -s to see it).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mi_warehouse.config import load_settings
+from mi_warehouse.engine.connection import connect
+from mi_warehouse.engine.server import EmbeddedServer, free_port
+from mi_warehouse.loaders.synth import generate
+from mi_warehouse.migrations.runner import Migrator
+
+from ..conftest import REPO
+from ..corpus import synth_files
+
+
+def sops(session, settings) -> list[str]:
+    return [r[0] for r in session.execute(f"SELECT sop_instance_uid FROM {settings.database}.dicom_metadata").rows]
+
+
+def expected_sops(files) -> set[str]:
+    import pydicom
+
+    return {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files}
+
+
+def load_proc(env, sources, workers=2):
+    return subprocess.Popen([sys.executable, "-m", "mi_warehouse", "load", *map(str, sources), "--workers",
+                             str(workers), "--batch-rows", "50"], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+@pytest.fixture()
+def fresh(env_for, tmp_path):
+    env = env_for()
+    settings = load_settings(REPO, env=env)
+    session = connect(settings)
+    Migrator(session, settings).apply()
+    yield env, settings, session
+    session.close()
+
+
+def test_load_killed_at_random_points_then_rerun_is_exact(fresh, tmp_path):
+    env, settings, session = fresh
+    generate(tmp_path / "d", patients=30, seed=3, image_size=32)
+    files = synth_files(tmp_path / "d")
+    want = expected_sops(files)
+    rng = random.Random(1234)
+    tried = []
+    for base in (0.6, 1.4, 2.2, 3.0):  # spawn, walk and extract, stage, commit: kill somewhere in each
+        p = load_proc(env, [tmp_path / "d"])
+        delay = base + rng.uniform(0.0, 0.6)
+        time.sleep(delay)
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        got = sops(session, settings)
+        tried.append((round(delay, 1), p.returncode, len(got)))
+        assert len(got) == len(set(got)), "a killed load left duplicate rows"
+        assert set(got) <= want
+    assert any(code == -signal.SIGKILL for _, code, _ in tried), "no load was killed mid-run"
+    final = load_proc(env, [tmp_path / "d"])
+    out, err = final.communicate(timeout=600)
+    assert final.returncode == 0, err
+    got = sops(session, settings)
+    print(f"\nkilled loads (delay s, exit code, rows visible): {tried}; after the re-run: {len(got)} rows "
+          f"of {len(want)} expected")
+    assert sorted(got) == sorted(want)
+    table_dir = settings.local_storage_dir / settings.database / "dicom_metadata"
+    leftovers = [p for p in table_dir.rglob(".*") if p.is_file()]
+    assert not leftovers, leftovers[:3]
+
+
+def test_two_loads_of_overlapping_trees_at_once(fresh, tmp_path):
+    env, settings, session = fresh
+    for name, seed in (("a", 21), ("b", 22), ("c", 23)):
+        generate(tmp_path / name, patients=6, seed=seed, image_size=32)
+    want = expected_sops(synth_files(tmp_path))
+    p1 = load_proc(env, [tmp_path / "a", tmp_path / "b"], workers=1)
+    p2 = load_proc(env, [tmp_path / "b", tmp_path / "c"], workers=1)
+    outs = [p.communicate(timeout=600) for p in (p1, p2)]
+    assert p1.returncode == 0 and p2.returncode == 0, outs
+    got = sops(session, settings)
+    print(f"\ntwo overlapping loads: {len(got)} rows, {len(set(got))} distinct, {len(want)} expected")
+    assert sorted(got) == sorted(want)
+    runs = session.execute(f"SELECT files_loaded, files_skipped FROM {settings.database}.load_runs").rows
+    assert sum(r[0] for r in runs) == len(want)
+
+
+@pytest.fixture()
+def own_server(tmp_path):
+    """A second server that this test may kill."""
+    env = dict(os.environ, MIW_HOME=str(tmp_path / "home"), MIW_PROJECT_DIR=str(REPO),
+               MIW_HIVE_URL=f"hive://127.0.0.1:{free_port()}/default", MIW_DRIVER_MEMORY="768m")
+    settings = load_settings(REPO, env=env)
+    server = EmbeddedServer(settings)
+    server.start()
+    yield env, settings, server
+    server.stop(grace=5)
+
+
+def kill_server(server: EmbeddedServer) -> None:
+    pid = server.status().pid
+    os.killpg(pid, signal.SIGKILL)
+    for _ in range(100):
+        if not server.status().running:
+            return
+        time.sleep(0.1)
+
+
+def test_server_killed_during_a_load_fails_clearly_and_a_rerun_completes(own_server, tmp_path):
+    env, settings, server = own_server
+    with connect(settings) as s:
+        Migrator(s, settings).apply()
+    generate(tmp_path / "d", patients=40, seed=8, image_size=32)
+    want = expected_sops(synth_files(tmp_path / "d"))
+    p = load_proc(env, [tmp_path / "d"], workers=1)
+    time.sleep(3.0)
+    kill_server(server)
+    out, err = p.communicate(timeout=600)
+    print(f"\nload with the server killed: exit {p.returncode}, said: {err.strip().splitlines()[-1:]}")
+    assert p.returncode == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "HiveServer2" in last
+    server.start()
+    r = subprocess.run([sys.executable, "-m", "mi_warehouse", "load", str(tmp_path / "d")], env=env, cwd=REPO,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    with connect(settings) as s:
+        got = sops(s, settings)
+    print(f"after restart and re-run: {len(got)} rows, {len(want)} expected")
+    assert sorted(got) == sorted(want)
