@@ -7,10 +7,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
-	$(MIW) server start
-	$(MIW) apply
-	$(MIW) sql "SHOW TABLES IN mi"
-	@echo "The server keeps running; try: $(MIW) beeline -e 'SHOW TABLES IN mi'   (stop: $(MIW) server stop)"
+	$(MIW) demo
 
 test: setup
 	$(VENV)/bin/python -m pytest -q

@@ -25,6 +25,14 @@ if ! java_ok; then
   fi
 fi
 
+# docker-compose validates docker/compose.yaml offline in the tests (no Docker engine needed)
+if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "bootstrap: installing docker-compose (to validate docker/compose.yaml)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; } || \
+    echo "bootstrap: docker-compose could not be installed; its test will be skipped" >&2
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating $VENV" >&2
   "$PYTHON" -m venv "$VENV"

@@ -453,6 +453,30 @@ def test_cmd(ctx, select, vars_json) -> None:
         ctx.exit(1)
 
 
+# --- demo -------------------------------------------------------------------------
+@main.command("demo")
+@click.option("--patients", type=int, default=300, show_default=True)
+@click.option("--seed", type=int, default=2026, show_default=True)
+@click.pass_context
+@reports_errors
+def demo_cmd(ctx, patients: int, seed: int) -> None:
+    """The main job end to end on the embedded engine; leaves the server running. Safe to re-run."""
+    from .demo import run_demo
+    from .engine.output import render
+
+    s = _settings(ctx)
+    result = run_demo(s, patients, seed, log=_info)
+    click.echo("\nEvaluation of the demo model on the adult chest radiograph cohort:")
+    click.echo(render(result.evaluation), nl=False)
+    if result.report:
+        click.echo(f"\nReport (ROC, calibration, confusion matrix, per-site table): {result.report}")
+    click.echo(f"\nDone in {result.seconds:.0f}s. The server keeps running; try:\n"
+               f"  .venv/bin/mi-warehouse beeline -e \"SELECT modality, count(*) FROM {s.database}.dicom_metadata "
+               f"GROUP BY modality\"\n  .venv/bin/mi-warehouse lineage $(.venv/bin/mi-warehouse sql "
+               f"\"SELECT sop_instance_uid FROM {s.database}.predictions LIMIT 1\" --format csv | tail -1)\n"
+               f"Stop it with: .venv/bin/mi-warehouse server stop")
+
+
 # --- sql / beeline ----------------------------------------------------------------
 @main.command("sql")
 @click.argument("query", required=False)

@@ -1,10 +1,14 @@
-"""Ground-truth labels from a CSV into `<db>.labels` (one Parquet file per load, then a refresh)."""
+"""Ground-truth labels from a CSV into `<db>.labels`.
+
+One Parquet file per (CSV file, source), replaced atomically when the same CSV is loaded again:
+loading a label file twice never duplicates its labels.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import uuid
+import hashlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,6 +53,7 @@ def load_labels(session: Session, settings: Settings, path: Path, source: str | 
         cols = list(zip(*rows))
         t = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, SCHEMA)], schema=SCHEMA)
         fs, base = filesystem(table.location)
-        write_parquet_atomic(fs, join(base, f"labels-{uuid.uuid4().hex[:12]}.parquet"), t)
+        key = hashlib.sha256(f"{path.resolve()}\0{source or ''}".encode()).hexdigest()[:16]
+        write_parquet_atomic(fs, join(base, f"labels-{key}.parquet"), t)
         metastore.refresh(session, table.name)
     return len(rows)

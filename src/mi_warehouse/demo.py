@@ -1,0 +1,116 @@
+"""`mi-warehouse demo`: the main job end to end on the embedded engine, safe to re-run.
+
+start the server -> apply migrations -> synthesise a corpus -> load it -> load its labels ->
+register the demo model -> build the chest cohort -> infer -> build every model (splits,
+evaluation, lineage) -> print the evaluation table and write the HTML report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import Settings
+from .engine.connection import Result, connect
+from .engine.server import EmbeddedServer
+
+DEMO_MODEL_REF = "chest-finding-resnet:1.0.0"
+CHEST_COHORT = "cohort_adult_chest_xr"
+
+
+@dataclass
+class DemoResult:
+    evaluation: Result
+    report: Path | None
+    seconds: float
+    steps: list[tuple[str, float]]
+
+
+def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
+             log: Callable[[str], None] = print) -> DemoResult:
+    from .dbt_like.runner import run_models
+    from .inference.run import run_inference
+    from .loaders.labels import load_labels
+    from .loaders.load import LoadOptions, run_load
+    from .loaders.synth import generate
+    from .migrations.runner import Migrator
+    from .models.demo import DEMO_CARD, DEMO_MODEL
+    from .models.registry import register
+
+    t_start = time.monotonic()
+    steps: list[tuple[str, float]] = []
+
+    def step(name: str, t0: float) -> None:
+        steps.append((name, time.monotonic() - t0))
+        log(f"[{time.monotonic() - t_start:6.1f}s] {name} ({steps[-1][1]:.1f}s)")
+
+    t0 = time.monotonic()
+    state, info, started = EmbeddedServer(settings).start()
+    step(f"server {'started' if started else 'already running'} at {state.url}", t0)
+    corpus = settings.home / "demo" / "dicom"
+    with connect(settings) as session:
+        t0 = time.monotonic()
+        Migrator(session, settings, log=log).apply()
+        step("migrations applied", t0)
+
+        t0 = time.monotonic()
+        labels_csv = corpus / "labels.csv"
+        if not labels_csv.exists():
+            s = generate(corpus, patients, seed=seed, image_size=64)
+            step(f"synthetic corpus: {s.files_written} files, {s.patients} patients, "
+                 f"{len(s.modality_counts)} modalities", t0)
+        else:
+            step(f"synthetic corpus already at {corpus}", t0)
+
+        t0 = time.monotonic()
+        summary = run_load(session, settings, [str(corpus)], LoadOptions())
+        step(f"load: {summary.loaded} loaded, {summary.skipped} already loaded, {summary.errors} errors "
+             f"(labels.csv is not DICOM: recorded in load_errors)", t0)
+
+        t0 = time.monotonic()
+        n = load_labels(session, settings, labels_csv, "synthetic")
+        step(f"labels: {n}", t0)
+
+        t0 = time.monotonic()
+        mv, new = register(session, settings, DEMO_MODEL, *DEMO_MODEL_REF.split(":"), DEMO_CARD)
+        step(f"model {DEMO_MODEL_REF} {'registered' if new else 'already registered'} (sha256 {mv.sha256[:12]})", t0)
+
+        t0 = time.monotonic()
+        cohort = run_models(session, settings, select=[f"+{CHEST_COHORT}"], log=log)
+        _check(cohort)
+        step("chest cohort built", t0)
+
+        t0 = time.monotonic()
+        inf = run_inference(session, settings, DEMO_MODEL_REF, f"{settings.database}.{CHEST_COHORT}", log=log)
+        step(f"inference: {inf.scored} scored ({inf.rows_ok} ok, {inf.rows_error} errors) on {inf.provider or '-'}", t0)
+
+        t0 = time.monotonic()
+        everything = run_models(session, settings, log=log)
+        _check(everything)
+        step(f"models built: {everything.count('success')}", t0)
+
+        evaluation = session.execute(
+            f"SELECT model_name, model_version, split, n, prevalence, auc, auc_lower, auc_upper, "
+            f"sensitivity, specificity, brier, ece FROM {settings.database}.eval_metrics "
+            f"WHERE cohort = '{CHEST_COHORT}' ORDER BY split")
+        report = None
+        try:
+            from .reports.eval_report import write_eval_report
+
+            t0 = time.monotonic()
+            report = write_eval_report(session, settings, DEMO_MODEL_REF, CHEST_COHORT,
+                                       settings.home / "demo" / "report")
+            step(f"report written: {report}", t0)
+        except ImportError as e:  # matplotlib missing
+            log(f"no report: {e}")
+    return DemoResult(evaluation, report, time.monotonic() - t_start, steps)
+
+
+def _check(summary) -> None:
+    from .errors import MiWarehouseError
+
+    if not summary.ok:
+        bad = [f"{r.name}: {r.message}" for r in summary.results if r.status == "error"]
+        raise MiWarehouseError("model build failed: " + "; ".join(bad))

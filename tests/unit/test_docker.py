@@ -1,0 +1,30 @@
+"""docker/: the compose stack validates offline, and the worker image's entry point works here."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None,
+                    reason="docker-compose (Debian package docker-compose) is not installed")
+def test_compose_file_validates_offline():
+    for profile in ([], ["--profile", "gpu"]):
+        r = subprocess.run(["docker-compose", "-f", str(REPO / "docker" / "compose.yaml"), *profile, "config"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    services = subprocess.run(["docker-compose", "-f", str(REPO / "docker" / "compose.yaml"), "--profile", "gpu",
+                               "config", "--services"], capture_output=True, text=True).stdout.split()
+    assert {"metastore-db", "metastore", "hiveserver2", "storage", "hiveserver2-gpu"} <= set(services)
+    assert "capabilities:\n            - gpu" in r.stdout or "- gpu" in r.stdout
+
+
+def test_worker_healthcheck_scores_an_image_with_the_demo_model():
+    r = subprocess.run([sys.executable, str(REPO / "docker" / "worker" / "healthcheck.py")], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert '"status": "ok"' in r.stdout and '"provider": "cpu"' in r.stdout
