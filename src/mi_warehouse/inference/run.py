@@ -45,6 +45,7 @@ class InferSummary:
     rows_error: int = 0
     provider: str = ""
     seconds: float = 0.0
+    transform_seconds: float = 0.0  # the SELECT TRANSFORM statement alone
     partitions_read: int = 0
 
     @property
@@ -111,8 +112,11 @@ def run_inference(session: Session, settings: Settings, model_ref: str, cohort: 
         partitions = sorted(f"study_year={y}/study_month={m}/modality={x}" for y, m, x in parts)
         summary.partitions_read = len(partitions)
         log(f"run {run_id}: {summary.input_rows} images in the cohort, {len(partitions)} partitions; scoring ...")
-        for stmt in plan.statements():
+        for i, stmt in enumerate(plan.statements()):
+            t_stmt = time.monotonic()
             session.execute(stmt)
+            if i == plan.TRANSFORM_STATEMENT:
+                summary.transform_seconds = time.monotonic() - t_stmt
         for status, n, provider in session.execute(
                 f"SELECT status, count(*), max(provider) FROM {lit.identifier(plan.work_new)} GROUP BY status").rows:
             if status == "ok":

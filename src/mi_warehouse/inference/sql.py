@@ -57,6 +57,8 @@ class InferPlan:
     force: bool = False
     embeddings: bool = False
 
+    TRANSFORM_STATEMENT = 2  # index in statements() of the INSERT ... SELECT TRANSFORM
+
     @property
     def work_new(self) -> str:
         return f"{self.db}.infer_{self._suffix}_new"
@@ -85,6 +87,7 @@ class InferPlan:
             f"             WHERE {self._partition_filter('p')} AND p.status = 'ok') done\n"
             f"    ON done.sop_instance_uid = c.sop_instance_uid")
         where = "" if self.force else "\n  WHERE done.sop_instance_uid IS NULL"
+
         return (f"SELECT c.sop_instance_uid, loc.image_uri, '0' AS frame\n"
                 f"  FROM (SELECT DISTINCT sop_instance_uid FROM {self.cohort}) c\n"
                 f"  JOIN (SELECT sop_instance_uid, max(image_uri) AS image_uri\n"

@@ -1,0 +1,69 @@
+"""The bucketed writer without an engine: layout, sort order, spills, appends, crash left-overs."""
+
+import datetime as dt
+
+import pyarrow.parquet as pq
+
+from mi_warehouse.loaders.writer import BucketedWriter
+from mi_warehouse.serde.hive_hash import bucket_id, bucket_id_from_file_name
+
+
+def row(i: int, patient: int, month: int) -> dict:
+    return {"patient_key": f"p{patient:04d}", "study_uid": f"1.2.{i % 7}", "sop_instance_uid": f"1.2.3.{i}",
+            "study_date": dt.date(2024, month, 1), "header_json": "{}", "pixel_spacing": [0.5, 0.5],
+            "study_year": 2024, "study_month": month, "modality": "CT"}
+
+
+def full(r: dict) -> dict:
+    from mi_warehouse.serde.catalog import COLUMNS
+
+    return {**{c.name: None for c in COLUMNS}, **r}
+
+
+def layout(root):
+    out = {}
+    for f in sorted(root.rglob("*")):
+        if f.is_file():
+            out[str(f.relative_to(root))] = pq.read_table(f).to_pylist()
+    return out
+
+
+def write(tmp_path, name, rows, memory_limit):
+    w = BucketedWriter((tmp_path / name).as_uri(), tmp_path / f"{name}-staging", 4, 1, memory_limit=memory_limit)
+    for i in range(0, len(rows), 50):
+        w.stage([full(r) for r in rows[i:i + 50]])
+    result = w.commit()
+    w.discard_staging()
+    return result
+
+
+def test_spilled_staging_writes_the_same_files_as_memory(tmp_path):
+    rows = [row(i, i % 37, 1 + i % 3) for i in range(400)]
+    a = write(tmp_path, "mem", rows, 10**9)
+    b = write(tmp_path, "spill", rows, 1)  # spill after every batch
+    assert a.rows_added == b.rows_added == 400 and a.partitions == b.partitions
+    assert layout(tmp_path / "mem") == layout(tmp_path / "spill")
+    for f in (tmp_path / "mem").rglob("*"):
+        if f.is_file():
+            t = pq.read_table(f).to_pydict()
+            assert list(zip(t["patient_key"], t["study_uid"])) == sorted(zip(t["patient_key"], t["study_uid"]))
+            assert {bucket_id([k], ["string"], 4, 1) for k in t["patient_key"]} == {bucket_id_from_file_name(f.name)}
+
+
+def test_append_merges_into_one_sorted_file_per_bucket_and_skips_rows_present(tmp_path):
+    first = [row(i, i % 5, 1) for i in range(40)]
+    write(tmp_path, "t", first, 10**9)
+    again = write(tmp_path, "t", first[:10] + [row(i, i % 5, 1) for i in range(40, 60)], 10**9)
+    assert again.rows_already_present == 10 and again.rows_added == 20
+    files = [f for f in (tmp_path / "t").rglob("*") if f.is_file()]
+    assert sum(pq.read_metadata(f).num_rows for f in files) == 60
+    assert len({f.name for f in files}) == len(files)
+
+
+def test_stale_hidden_temporaries_are_removed(tmp_path):
+    write(tmp_path, "t", [row(1, 1, 1)], 10**9)
+    (bucket_file,) = [f for f in (tmp_path / "t").rglob("*") if f.is_file()]
+    stale = bucket_file.parent / f".{bucket_file.name}.tmp-dead1234"
+    stale.write_bytes(b"half a file")
+    write(tmp_path, "t", [row(2, 1, 1)], 10**9)
+    assert not stale.exists()
