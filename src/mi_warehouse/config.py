@@ -34,6 +34,8 @@ _SETTINGS = {
     ("deid", "key_file"): ("key_file", "MIW_KEY_FILE", str),
     ("server", "driver_memory"): ("driver_memory", "MIW_DRIVER_MEMORY", str),
     ("server", "start_timeout"): ("start_timeout", "MIW_START_TIMEOUT", int),
+    ("lineage", "openlineage_url"): ("openlineage_url", "MIW_OPENLINEAGE_URL", str),
+    ("lineage", "openlineage_file"): ("openlineage_file", "MIW_OPENLINEAGE_FILE", str),
 }
 # Secrets come only from the environment, never from the toml file, and are never printed.
 _SECRET_ENV = {"password": "MIW_HIVE_PASSWORD"}
@@ -57,6 +59,8 @@ class Settings:
     key_file: str = ""  # default: <home>/deid.key
     driver_memory: str = "2g"
     start_timeout: int = 240
+    openlineage_url: str = ""  # emit OpenLineage events over HTTP (e.g. Marquez)
+    openlineage_file: str = ""  # or append them to this file, one JSON event per line
     config_file: Path | None = None
 
     # --- derived -------------------------------------------------------------

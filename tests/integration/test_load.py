@@ -231,3 +231,16 @@ def test_bucket_hash_v1_matches_the_engine(session):
             assert bucket_id([k], ["string"], 7, 1) == b, (k, f.name)
             seen += 1
     assert seen == len(keys)
+
+
+def test_load_emits_openlineage_events_when_configured(env_for, cli, tmp_path):
+    generate(tmp_path / "d", patients=1, seed=3, image_size=32)
+    events = tmp_path / "ol.jsonl"
+    env = env_for(MIW_OPENLINEAGE_FILE=events)
+    assert cli(["apply"], env).returncode == 0
+    r = cli(["load", str(tmp_path / "d"), "--workers", "1"], env)
+    assert r.returncode == 0, r.stderr
+    ev = [json.loads(x) for x in events.read_text().splitlines()]
+    assert [e["eventType"] for e in ev] == ["START", "COMPLETE"] and ev[0]["job"]["name"] == "load"
+    assert any(o["name"] == f"{env['MIW_DATABASE']}.dicom_metadata" for o in ev[1]["outputs"])
+    assert ev[0]["inputs"][0]["name"] == str(tmp_path / "d")

@@ -18,6 +18,7 @@ from ..config import Settings
 from ..engine import literals as lit
 from ..engine.connection import Session
 from ..errors import MiWarehouseError, QueryFailed
+from ..openlineage import Emitter
 from .compiler import compile_project
 from .manifest import Manifest
 from .materialize import ABSENT, UNKNOWN, Existing, needs_columns, parse_describe, plan, probe
@@ -96,6 +97,7 @@ def run_models(session: Session, settings: Settings, select=None, vars: Mapping[
     run_id = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     results: list[NodeResult] = []
     broken: set[str] = set()
+    emitter = Emitter(settings)
     for name in manifest.selected:
         node = manifest.models[name]
         res = NodeResult(name, "success", checksum=node.checksum, materialized=node.config.materialized)
@@ -107,22 +109,12 @@ def run_models(session: Session, settings: Settings, select=None, vars: Mapping[
             log(f"SKIP  {name}: {res.message}")
             continue
         t0 = time.monotonic()
+        inputs = [f"{manifest.models[p].relation.unquoted}" for p in node.depends_on_models] + [
+            f"{(settings.phi_database if src == 'mi_phi' else settings.database)}.{tbl}"
+            for src, tbl in node.depends_on_sources]
         try:
-            existing = lookup(session, node.relation)
-            columns = None
-            if needs_columns(node.config):
-                p = probe(name, node.compiled_sql, node.relation, engine)
-                for stmt in p.setup:
-                    session.execute(stmt)
-                try:
-                    columns = parse_describe(session.execute(p.describe).rows)
-                finally:
-                    for stmt in p.teardown:
-                        session.execute(stmt)
-            for stmt in plan(name, node.compiled_sql, node.config, node.relation, engine=engine,
-                             existing=existing, columns=columns, full_refresh=full_refresh):
-                session.execute(stmt)
-            res.rows = session.execute(f"SELECT count(*) FROM {node.relation.quoted}").scalar()
+            with emitter.run(f"model.{name}", f"{run_id}.{name}", inputs, [node.relation.unquoted]):
+                res.rows = _build(session, node, engine, full_refresh)
         except MiWarehouseError as e:
             res.status = "error"
             res.message = f"{node.path}: {getattr(e, 'engine_message', '') or e}"
@@ -134,6 +126,25 @@ def run_models(session: Session, settings: Settings, select=None, vars: Mapping[
             + (f": {res.message}" if res.message else ""))
     _record(session, settings, run_id, results)
     return RunSummary(run_id, results, manifest)
+
+
+def _build(session: Session, node, engine: str, full_refresh: bool) -> int:
+    """Materialise one model; return its row count."""
+    existing = lookup(session, node.relation)
+    columns = None
+    if needs_columns(node.config):
+        p = probe(node.name, node.compiled_sql, node.relation, engine)
+        for stmt in p.setup:
+            session.execute(stmt)
+        try:
+            columns = parse_describe(session.execute(p.describe).rows)
+        finally:
+            for stmt in p.teardown:
+                session.execute(stmt)
+    for stmt in plan(node.name, node.compiled_sql, node.config, node.relation, engine=engine,
+                     existing=existing, columns=columns, full_refresh=full_refresh):
+        session.execute(stmt)
+    return session.execute(f"SELECT count(*) FROM {node.relation.quoted}").scalar()
 
 
 def test_models(session: Session, settings: Settings, select=None, vars: Mapping[str, Any] | None = None,

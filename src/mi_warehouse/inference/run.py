@@ -23,6 +23,7 @@ from ..errors import MiWarehouseError
 from ..loaders.storage import filesystem
 from ..migrations.lock import FileLock
 from ..models import registry
+from ..openlineage import Emitter
 from .sql import InferPlan, cluster_preamble, cohort_relation, script_command
 
 RUN_COLUMNS = [("run_id", "STRING"), ("model_name", "STRING"), ("model_version", "STRING"),
@@ -97,6 +98,15 @@ def run_inference(session: Session, settings: Settings, model_ref: str, cohort: 
     lock_dir = (settings.local_storage_dir or settings.home / "locks") / "_locks"
     lock = FileLock(lock_dir / f"{settings.database}.infer.{model.name}.{model.version}.lock", "infer")
     lock.acquire(3600, on_wait=lambda h: log(f"waiting for another inference with this model ({h})"))
+    cohort_ds = [plan.cohort.replace("`", "")] if not plan.cohort.startswith("(") else []
+    with Emitter(settings).run(f"infer.{model.name}", run_id,
+                               cohort_ds + [f"{settings.database}.dicom_metadata", f"{settings.database}.model_versions",
+                                            f"{settings.phi_database}.image_locations"],
+                               [f"{settings.database}.predictions", f"{settings.database}.inference_runs"]):
+        return _run(session, settings, model, model_ref, cohort, plan, run_id, lock, log)
+
+
+def _run(session, settings, model, model_ref, cohort, plan, run_id, lock, log) -> InferSummary:
     summary = InferSummary(run_id)
     started = dt.datetime.now()
     t0 = time.monotonic()

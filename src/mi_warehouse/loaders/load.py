@@ -28,6 +28,7 @@ from ..config import Settings
 from ..engine import metastore
 from ..engine.connection import Session
 from ..migrations.lock import FileLock
+from ..openlineage import Emitter
 from .deid import Deidentifier, load_key
 from .extract import Outcome, extract
 from .ledger import Ledger
@@ -145,16 +146,29 @@ def run_load(session: Session, settings: Settings, sources: list[str], options: 
     lock_dir = (settings.local_storage_dir or settings.home / "locks") / "_locks"
     lock = FileLock(lock_dir / f"{db}.load.lock", "load")
     lock.acquire(options.lock_timeout, on_wait=lambda h: log(f"waiting for another load to finish ({h})"))
+    run_id = new_run_id()
+    inputs = [source_dataset(src) for src in sources]
+    outputs = [t.name for t in (table, errors_tbl, runs_tbl, locations_tbl, phi_tbl) if t is not None]
     try:
-        return _run(session, settings, sources, options, progress, log, table, errors_tbl, runs_tbl,
-                    phi_tbl, locations_tbl, db_location)
+        with Emitter(settings).run("load", run_id, inputs, outputs):
+            return _run(session, settings, sources, options, progress, log, table, errors_tbl, runs_tbl,
+                        phi_tbl, locations_tbl, db_location, run_id)
     finally:
         lock.release()
 
 
+def source_dataset(src: str) -> tuple[str, str]:
+    """An OpenLineage (namespace, name) for a load source: file://host or the URI's scheme and authority."""
+    from urllib.parse import urlparse
+
+    u = urlparse(src)
+    if u.scheme in ("", "file"):
+        return f"file://{socket.gethostname()}", os.path.abspath(u.path if u.scheme else src)
+    return f"{u.scheme}://{u.netloc}", u.path
+
+
 def _run(session, settings, sources, options, progress, log, table, errors_tbl, runs_tbl, phi_tbl,
-         locations_tbl, db_location) -> LoadSummary:
-    run_id = new_run_id()
+         locations_tbl, db_location, run_id) -> LoadSummary:
     started = dt.datetime.now()
     t0 = time.monotonic()
     summary = LoadSummary(run_id)
