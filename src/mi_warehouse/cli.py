@@ -170,9 +170,13 @@ def apply_cmd(ctx, dry_run: bool, show_status: bool, repair: bool, lock_timeout:
 @click.option("--keep-phi-map", is_flag=True, help="Keep the re-identification map in <phi_db>.patient_map.")
 @click.option("--bulk-limit", type=int, default=1024, show_default=True,
               help="Binary values longer than this many bytes are left out of header_json.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: worker processes here; spark: extraction as a Spark job (see --spark-master).")
+@click.option("--spark-master", default=None,
+              help="Spark master for --engine spark (default: spark-submit's, else local[*]).")
 @click.pass_context
 @reports_errors
-def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit) -> None:
+def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, engine, spark_master) -> None:
     """Load DICOM headers from SOURCES (directories, globs, file:// hdfs:// s3:// URIs)."""
     from .engine.connection import connect
     from .loaders.load import LoadOptions, run_load
@@ -180,7 +184,7 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit) 
 
     s = _settings(ctx)
     opts = LoadOptions(workers=workers, batch_rows=batch_rows, deid=(deid == "on"),
-                       keep_phi_map=keep_phi_map, bulk_limit=bulk_limit)
+                       keep_phi_map=keep_phi_map, bulk_limit=bulk_limit, engine=engine, spark_master=spark_master)
     with connect(s) as session, LoadProgress() as bar:
         summary = run_load(session, s, list(sources), opts, progress=bar.update, log=bar.log)
     click.echo(

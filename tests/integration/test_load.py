@@ -244,3 +244,26 @@ def test_load_emits_openlineage_events_when_configured(env_for, cli, tmp_path):
     assert [e["eventType"] for e in ev] == ["START", "COMPLETE"] and ev[0]["job"]["name"] == "load"
     assert any(o["name"] == f"{env['MIW_DATABASE']}.dicom_metadata" for o in ev[1]["outputs"])
     assert ev[0]["inputs"][0]["name"] == str(tmp_path / "d")
+
+
+def test_spark_engine_loads_the_same_rows_as_the_local_loader(server_env, tmp_path):
+    """`load --engine spark` in local mode: same files, same accounting, same rows as the local loader."""
+    generate(tmp_path / "d", patients=5, seed=12, image_size=32)
+    (tmp_path / "d" / "junk.txt").write_text("not dicom")
+    results = {}
+    for engine in ("local", "spark"):
+        env = dict(server_env, MIW_DATABASE=f"sp_{engine}_{os.getpid()}", MIW_PHI_DATABASE=f"sp_{engine}_{os.getpid()}_p")
+        settings = load_settings(REPO, env=env)
+        with connect(settings) as s:
+            Migrator(s, settings).apply()
+            summary = run_load(s, settings, [str(tmp_path / "d")],
+                               LoadOptions(workers=1, engine=engine, spark_master="local[2]"))
+            rows = s.execute(f"SELECT sop_instance_uid, patient_key, study_date, modality, header_json "
+                             f"FROM {settings.database}.dicom_metadata").rows
+            errors = s.execute(f"SELECT path, error_class FROM {settings.database}.load_errors").rows
+            again = run_load(s, settings, [str(tmp_path / "d")], LoadOptions(engine=engine, spark_master="local[2]"))
+        results[engine] = (sorted(tuple(map(str, r)) for r in rows), sorted(errors), summary.loaded, again.skipped)
+    assert results["spark"] == results["local"]
+    on_disk = sum(1 for p in (tmp_path / "d").rglob("*") if p.is_file())
+    assert results["spark"][2] == on_disk - 2  # all but labels.csv and junk.txt
+    assert results["spark"][3] == on_disk  # the re-run skips every file

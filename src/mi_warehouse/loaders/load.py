@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import shutil
 import socket
+import sys
 import time
 import uuid
 import warnings
@@ -66,6 +67,8 @@ class LoadOptions:
     keep_phi_map: bool = False
     bulk_limit: int = 1024
     lock_timeout: float = 3600.0
+    engine: str = "local"  # local: a process pool here; spark: extraction as a Spark job
+    spark_master: str | None = None  # e.g. local[4], yarn; None: what spark-submit set, else local[*]
 
 
 @dataclass
@@ -125,6 +128,40 @@ def _outcomes(files: Iterable[SourceFile], workers: int, init_args: tuple) -> It
                 break
             for f, o in zip(window, pool.imap(_work, window, chunksize=32)):
                 yield f, o
+
+
+def _spark_outcomes(files: Iterable[SourceFile], init_args: tuple, master: str | None
+                    ) -> Iterator[tuple[SourceFile, Outcome]]:
+    """Extraction as a Spark job: files spread over the executors, outcomes streamed back to the
+    driver partition by partition (toLocalIterator), where the same writer and ledger commit them.
+
+    The session uses Spark's in-memory catalog: it never opens a metastore (the embedded Derby
+    metastore admits one process, the server's); partitions are registered through HiveServer2.
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("mi-warehouse load") \
+        .config("spark.sql.catalogImplementation", "in-memory").config("spark.ui.enabled", "false")
+    if master or "PYSPARK_GATEWAY_PORT" not in os.environ:  # under spark-submit, its --master decides
+        builder = builder.master(master or "local[*]")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = builder.getOrCreate()
+    try:
+        todo = list(files)  # paths and sizes only
+        if not todo:
+            return
+        sc = spark.sparkContext
+        slices = max(sc.defaultParallelism, min(len(todo) // 256, 10_000))
+        key, run_id, bulk_limit, keep_phi = init_args
+
+        def extract_partition(it):
+            _init_worker(key, run_id, bulk_limit, keep_phi)
+            for f in it:
+                yield f, _work(f)
+
+        yield from sc.parallelize(todo, slices).mapPartitions(extract_partition).toLocalIterator()
+    finally:
+        spark.stop()
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -197,7 +234,10 @@ def _run(session, settings, sources, options, progress, log, table, errors_tbl, 
             yield f
 
     last_report = 0.0
-    for f, o in _outcomes(pending(), workers, (key, run_id, options.bulk_limit, options.keep_phi_map)):
+    init_args = (key, run_id, options.bulk_limit, options.keep_phi_map)
+    outcomes = _spark_outcomes(pending(), init_args, options.spark_master) if options.engine == "spark" \
+        else _outcomes(pending(), workers, init_args)
+    for f, o in outcomes:
         summary.bytes += f.size
         sop = o.row["sop_instance_uid"] if o.row else None
         if o.row is not None:
