@@ -18,6 +18,7 @@ from .engine.server import EmbeddedServer
 
 DEMO_MODEL_REF = "chest-finding-resnet:1.0.0"
 CHEST_COHORT = "cohort_adult_chest_xr"
+EVAL_COHORT = "adult_chest_xr"  # the cohort's name in the evaluation models
 
 
 @dataclass
@@ -92,15 +93,16 @@ def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
         step(f"models built: {everything.count('success')}", t0)
 
         evaluation = session.execute(
-            f"SELECT model_name, model_version, split, n, prevalence, auc, auc_lower, auc_upper, "
-            f"sensitivity, specificity, brier, ece FROM {settings.database}.eval_metrics "
-            f"WHERE cohort = '{CHEST_COHORT}' ORDER BY split")
+            f"SELECT model_name, model_version, split, n, round(prevalence, 3) AS prevalence, round(auc, 4) AS auc, "
+            f"round(auc_ci_lower, 3) AS auc_lo, round(auc_ci_upper, 3) AS auc_hi, round(sensitivity, 3) AS sens, "
+            f"round(specificity, 3) AS spec, round(brier, 4) AS brier FROM {settings.database}.eval_metrics "
+            f"WHERE cohort = '{EVAL_COHORT}' ORDER BY split")
         report = None
         try:
             from .reports.eval_report import write_eval_report
 
             t0 = time.monotonic()
-            report = write_eval_report(session, settings, DEMO_MODEL_REF, CHEST_COHORT,
+            report = write_eval_report(session, settings, DEMO_MODEL_REF, EVAL_COHORT,
                                        settings.home / "demo" / "report")
             step(f"report written: {report}", t0)
         except ImportError as e:  # matplotlib missing

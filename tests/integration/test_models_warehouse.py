@@ -23,7 +23,8 @@ import pytest
 
 from mi_warehouse.config import load_settings
 from mi_warehouse.dbt_like.errors import UnsafeVariable
-from mi_warehouse.dbt_like.runner import run_models, test_models
+from mi_warehouse.dbt_like.runner import run_models
+from mi_warehouse.dbt_like.runner import test_models as run_data_tests
 from mi_warehouse.engine import literals as lit
 from mi_warehouse.engine import metastore
 from mi_warehouse.engine.connection import connect
@@ -32,6 +33,7 @@ from mi_warehouse.loaders.load import LoadOptions, run_load
 from mi_warehouse.loaders.storage import filesystem, join, write_parquet_atomic
 from mi_warehouse.loaders.synth import generate
 from mi_warehouse.migrations.runner import Migrator
+from mi_warehouse.reports import write_eval_report
 
 from ..conftest import REPO
 
@@ -150,3 +152,435 @@ def build(session, settings, root: Path) -> dict:
     record_runs(session, settings, preds, partitions)
     return {"truth": truth, "meta": {m["sop_instance_uid"]: m for m in meta}, "preds": preds,
             "partitions": partitions}
+
+
+@pytest.fixture(scope="module")
+def wh(server_env, tmp_path_factory):
+    """A fresh database with the corpus, labels, predictions and registry; every model built once."""
+    root = tmp_path_factory.mktemp("models_corpus")
+    env = dict(server_env, MIW_DATABASE=f"mdl_{os.getpid()}", MIW_PHI_DATABASE=f"mdl_{os.getpid()}_phi")
+    settings = load_settings(REPO, env=env)
+    session = connect(settings)
+    data = build(session, settings, root)
+    run = run_models(session, settings)
+    tests = run_data_tests(session, settings)
+    data.update(session=session, settings=settings, run=run, tests=tests, db=settings.database)
+    yield data
+    session.close()
+
+
+# --- expectations, computed in Python from the same inputs ------------------------------------
+def q(wh, sql: str) -> list[dict]:
+    return wh["session"].execute(sql).dicts()
+
+
+def split_of(patient_key: str, salt: str = "mi", train: float = 0.7, validation: float = 0.15) -> str:
+    u = int(hashlib.md5(f"{salt}:{patient_key}".encode()).hexdigest()[:8], 16) / 2**32
+    return "train" if u < train else "validation" if u < train + validation else "test"
+
+
+def in_adult_chest_xr(m: dict) -> bool:
+    return (m["modality"] in ("CR", "DX") and (m["body_part"] or "").upper() == "CHEST"
+            and (m["view_position"] or "").upper() in ("PA", "AP") and m["patient_age_years"] is not None
+            and m["patient_age_years"] >= 18 and m["study_date"] is not None)
+
+
+def latest_ok(rows: list[dict]) -> dict[str, float]:
+    best: dict[str, dict] = {}
+    for r in rows:
+        if r["status"] != "ok" or r["probability"] is None:
+            continue
+        cur = best.get(r["sop_instance_uid"])
+        if cur is None or (r["predicted_at"], r["run_id"]) > (cur["predicted_at"], cur["run_id"]):
+            best[r["sop_instance_uid"]] = r
+    return {s: r["probability"] for s, r in best.items()}
+
+
+def eval_rows(wh) -> list[dict]:
+    """What eval_predictions must hold, with split 'all' added: one dict per (version, cohort, split, image)."""
+    thresholds = {(n, v): t for n, v, t, _, _ in VERSIONS}
+    out = []
+    for (name, version), rows in wh["preds"].items():
+        for sop, p in latest_ok(rows).items():
+            if sop not in wh["truth"]:
+                continue
+            m = wh["meta"][sop]
+            cohorts = ["all"] + (["adult_chest_xr"] if in_adult_chest_xr(m) else [])
+            for cohort in cohorts:
+                for split in (split_of(m["patient_key"]), "all"):
+                    out.append(dict(model_name=name, model_version=version, cohort=cohort, split=split,
+                                    sop=sop, y=wh["truth"][sop], p=p, t=thresholds[(name, version)],
+                                    institution_key=m["institution_key"], manufacturer=m["manufacturer"]))
+    return out
+
+
+def grouped(rows: list[dict], keys) -> dict[tuple, list[dict]]:
+    out: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        out[tuple(r[k] for k in keys)].append(r)
+    return out
+
+
+def delong(y: np.ndarray, p: np.ndarray) -> tuple[float, float] | None:
+    """AUC and its DeLong standard error from the full matrix of pairwise comparisons."""
+    pos, neg = p[y == 1], p[y == 0]
+    if len(pos) < 2 or len(neg) < 2:
+        return None
+    psi = (pos[:, None] > neg[None, :]).astype(float) + 0.5 * (pos[:, None] == neg[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    se = math.sqrt(np.var(v10, ddof=1) / len(pos) + np.var(v01, ddof=1) / len(neg))
+    return float(psi.mean()), se
+
+
+def wilson(k: int, n: int) -> tuple[float | None, float | None]:
+    if n == 0:
+        return None, None
+    centre = (k + Z * Z / 2) / (n + Z * Z)
+    half = Z / (n + Z * Z) * math.sqrt(k * (n - k) / n + Z * Z / 4)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def nan_none(x) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def expected_metrics(rows: list[dict]) -> dict:
+    y = np.array([r["y"] for r in rows])
+    p = np.array([r["p"] for r in rows], dtype=float)
+    yhat = (p >= rows[0]["t"]).astype(int)
+    tn, fp, fn, tp = (int(v) for v in sk.confusion_matrix(y, yhat, labels=[0, 1]).ravel())
+    n = len(y)
+    both = len(set(y.tolist())) == 2
+    e = dict(n=n, n_positive=int(y.sum()), n_negative=int(n - y.sum()), tp=tp, fp=fp, tn=tn, fn=fn,
+             prevalence=y.mean(), decision_threshold=rows[0]["t"],
+             accuracy=sk.accuracy_score(y, yhat),
+             sensitivity=nan_none(sk.recall_score(y, yhat, pos_label=1, zero_division=np.nan)),
+             specificity=nan_none(sk.recall_score(y, yhat, pos_label=0, zero_division=np.nan)),
+             ppv=nan_none(sk.precision_score(y, yhat, pos_label=1, zero_division=np.nan)),
+             npv=nan_none(sk.precision_score(y, yhat, pos_label=0, zero_division=np.nan)),
+             f1=nan_none(sk.f1_score(y, yhat, zero_division=np.nan)) if tp + fp + fn else None,
+             auc=sk.roc_auc_score(y, p) if both else None,
+             brier=sk.brier_score_loss(y, p, pos_label=1))
+    bins = np.minimum(np.floor(p * 10).astype(int), 9)
+    e["ece"] = sum((bins == b).sum() / n * abs(y[bins == b].mean() - p[bins == b].mean())
+                   for b in range(10) if (bins == b).any())
+    for name, (k, m) in dict(accuracy=(tp + tn, n), sensitivity=(tp, tp + fn), specificity=(tn, tn + fp)).items():
+        e[f"{name}_ci_lower"], e[f"{name}_ci_upper"] = wilson(k, m)
+    d = delong(y, p)
+    if d is None:
+        e.update(auc_se=None, auc_ci_lower=None, auc_ci_upper=None)
+    else:
+        assert abs(d[0] - e["auc"]) < 1e-12
+        e.update(auc_se=d[1], auc_ci_lower=max(0.0, d[0] - Z * d[1]), auc_ci_upper=min(1.0, d[0] + Z * d[1]))
+    return e
+
+
+def assert_close(got: dict, want: dict, where) -> None:
+    for k, w in want.items():
+        g = got[k]
+        if w is None or g is None:
+            assert g is None and w is None, (where, k, g, w)
+        else:
+            assert abs(float(g) - float(w)) <= TOL, (where, k, g, w)
+
+
+# --- the tests --------------------------------------------------------------------------------
+def test_every_model_builds_and_every_data_test_passes(wh):
+    run, tests = wh["run"], wh["tests"]
+    assert sorted(r.name for r in run.results) == sorted(MODEL_NAMES)
+    assert run.ok, [(r.name, r.message) for r in run.results if r.status != "success"]
+    assert all(r.rows for r in run.results), [(r.name, r.rows) for r in run.results]
+    assert tests.ok, [(r.name, r.message) for r in tests.results if r.status != "pass"]
+    tested = {t.test.model for t in tests.manifest.tests.values() if t.test.model}
+    assert tested == set(MODEL_NAMES)  # every model has at least one test
+    assert len(tests.results) >= 60
+
+
+def test_cohort_adult_chest_xr_is_the_python_filter(wh):
+    got = {r["sop_instance_uid"] for r in q(wh, f"SELECT sop_instance_uid FROM {wh['db']}.cohort_adult_chest_xr")}
+    want = {s for s, m in wh["meta"].items() if in_adult_chest_xr(m)}
+    assert got == want and len(want) >= 10
+    views = {wh["meta"][s]["view_position"] for s in got}
+    assert views <= {"PA", "AP"} and "LL" not in views
+
+
+def test_cohorts_ct_pet_and_longitudinal(wh):
+    studies = defaultdict(dict)
+    for m in wh["meta"].values():
+        if m["study_date"] is not None:
+            studies[m["study_uid"]] = m
+    pairs = set()
+    for a in studies.values():
+        for b in studies.values():
+            if a["modality"] == "CT" and b["modality"] == "PT" and a["patient_key"] == b["patient_key"]:
+                days = abs((dt.date.fromisoformat(str(b["study_date"])) - dt.date.fromisoformat(str(a["study_date"]))).days)
+                if days <= 30:
+                    pairs.add((a["study_uid"], b["study_uid"], days))
+    got = {(r["ct_study_uid"], r["pt_study_uid"], r["days_apart"])
+           for r in q(wh, f"SELECT * FROM {wh['db']}.cohort_ct_pet")}
+    assert got == pairs and pairs
+
+    per = defaultdict(set)
+    for m in wh["meta"].values():
+        if m["study_date"] is not None and m["body_part"]:
+            per[(m["patient_key"], m["body_part"].upper())].add((str(m["study_date"]), m["study_uid"]))
+    want = {}
+    for key, ss in per.items():
+        if len(ss) >= 2:
+            ordered = sorted(ss)
+            first = dt.date.fromisoformat(ordered[0][0])
+            prev = None
+            for i, (d, uid) in enumerate(ordered, start=1):
+                d = dt.date.fromisoformat(d)
+                want[(key[0], key[1], uid)] = (i, len(ordered), None if prev is None else (d - prev).days,
+                                               (d - first).days)
+                prev = d
+    got = {(r["patient_key"], r["body_part"], r["study_uid"]):
+           (r["study_seq"], r["n_studies"], r["days_since_previous"], r["days_since_first"])
+           for r in q(wh, f"SELECT * FROM {wh['db']}.cohort_longitudinal")}
+    assert got == want and want
+
+
+def test_patient_split_is_deterministic_and_disjoint(wh):
+    rows = q(wh, f"SELECT patient_key, split, split_fraction FROM {wh['db']}.patient_split")
+    patients = {m["patient_key"] for m in wh["meta"].values()}
+    assert {r["patient_key"] for r in rows} == patients and len(rows) == len(patients)
+    for r in rows:
+        assert r["split"] == split_of(r["patient_key"]), r
+    assert {r["split"] for r in rows} == {"train", "validation", "test"}
+    leaks = q(wh, f"SELECT patient_key FROM {wh['db']}.eval_predictions GROUP BY patient_key "
+                  f"HAVING count(DISTINCT split) > 1")
+    assert leaks == []
+    # every image of a patient is in the patient's split
+    per_patient = defaultdict(set)
+    for r in q(wh, f"SELECT patient_key, split FROM {wh['db']}.eval_predictions"):
+        per_patient[r["patient_key"]].add(r["split"])
+    assert all(len(v) == 1 for v in per_patient.values())
+
+
+def test_dataset_profile(wh):
+    prof = {r["split"]: r for r in q(wh, f"SELECT * FROM {wh['db']}.dataset_profile")}
+    assert set(prof) == {"train", "validation", "test", "all"}
+    for split in ("train", "validation", "test", "all"):
+        ms = [m for m in wh["meta"].values() if split in ("all", split_of(m["patient_key"]))]
+        r = prof[split]
+        assert r["n_images"] == len(ms)
+        assert r["n_patients"] == len({m["patient_key"] for m in ms})
+        labelled = [wh["truth"][m["sop_instance_uid"]] for m in ms if m["sop_instance_uid"] in wh["truth"]]
+        assert (r["n_labelled"], r["n_positive"]) == (len(labelled), sum(labelled))
+        assert r["sites"] == ",".join(sorted({m["institution_key"] for m in ms if m["institution_key"]}))
+    assert sum(prof[s]["n_patients"] for s in ("train", "validation", "test")) == prof["all"]["n_patients"]
+
+
+def test_eval_predictions_use_the_latest_ok_prediction(wh):
+    got = {(r["model_name"], r["model_version"], r["cohort"], r["sop_instance_uid"]): r
+           for r in q(wh, f"SELECT * FROM {wh['db']}.eval_predictions")}
+    want = {(r["model_name"], r["model_version"], r["cohort"], r["sop"]): r for r in eval_rows(wh) if r["split"] != "all"}
+    assert set(got) == set(want)
+    for k, w in want.items():
+        g = got[k]
+        assert (g["probability"], g["label_value"], g["decision_threshold"], g["split"]) == (w["p"], w["y"], w["t"], w["split"])
+        assert g["predicted_positive"] == int(w["p"] >= w["t"])
+    assert all(g["probability"] != 0.999 for g in got.values())  # the superseded run is not used
+
+
+def test_eval_metrics_match_sklearn_and_numpy(wh):
+    got = {tuple(r[k] for k in GROUP): r for r in q(wh, f"SELECT * FROM {wh['db']}.eval_metrics")}
+    want = grouped(eval_rows(wh), GROUP)
+    assert set(got) == set(want)
+    ties = delong_checked = 0
+    for key, rows in want.items():
+        assert_close(got[key], expected_metrics(rows), key)
+        ps = [r["p"] for r in rows]
+        ties += len(ps) - len(set(ps))
+        delong_checked += got[key]["auc_se"] is not None and 0 < got[key]["auc_se"]
+    assert ties > 50  # the data has plenty of tied scores
+    assert delong_checked >= 8  # DeLong intervals of non-zero width, compared with numpy's
+
+
+def test_edge_cases_one_class_and_equal_scores(wh):
+    rows = q(wh, f"SELECT * FROM {wh['db']}.eval_metrics WHERE model_name = 'edge'")
+    const = [r for r in rows if r["model_version"] == "const"]
+    assert const and all(r["auc"] == 0.5 for r in const)
+    assert all(r["auc_ci_lower"] == r["auc_ci_upper"] == 0.5 for r in const if r["auc_se"] is not None)
+    pos = [r for r in rows if r["model_version"] == "posonly"]
+    assert pos and all(r["auc"] is None and r["specificity"] is None and r["auc_ci_lower"] is None
+                       and r["n_negative"] == 0 and r["sensitivity"] is not None for r in pos)
+    # strata with one class only are common by site; they hold NULL, never an error
+    site = q(wh, f"SELECT auc, n_positive, n_negative FROM {wh['db']}.eval_metrics_by_site")
+    assert any(r["auc"] is None for r in site)
+    assert all((r["auc"] is None) == (r["n_positive"] == 0 or r["n_negative"] == 0) for r in site)
+
+
+@pytest.mark.parametrize("model,column", [("eval_metrics_by_site", "institution_key"),
+                                          ("eval_metrics_by_manufacturer", "manufacturer")])
+def test_stratified_metrics(wh, model, column):
+    keys = GROUP + (column,)
+    got = {tuple(r[k] for k in keys): r for r in q(wh, f"SELECT * FROM {wh['db']}.{model}")}
+    want = grouped(eval_rows(wh), keys)
+    assert set(got) == set(want)
+    for key, rows in want.items():
+        assert_close(got[key], expected_metrics(rows), key)
+    assert len({k[-1] for k in got}) >= 2
+
+
+def test_calibration_bins_and_ece(wh):
+    got = grouped(q(wh, f"SELECT * FROM {wh['db']}.eval_calibration"), GROUP)
+    want = grouped(eval_rows(wh), GROUP)
+    assert set(got) == set(want)
+    metrics = {tuple(r[k] for k in GROUP): r for r in q(wh, f"SELECT * FROM {wh['db']}.eval_metrics")}
+    for key, rows in want.items():
+        p = np.array([r["p"] for r in rows])
+        y = np.array([r["y"] for r in rows])
+        bins = np.minimum(np.floor(p * 10).astype(int), 9)
+        by_bin = {r["bin"]: r for r in got[key]}
+        assert sorted(by_bin) == list(range(10))
+        for b in range(10):
+            sel = bins == b
+            r = by_bin[b]
+            assert r["n"] == int(sel.sum())
+            assert abs(r["bin_lower"] - b / 10) <= TOL and abs(r["bin_upper"] - (b + 1) / 10) <= TOL
+            if sel.any():
+                assert abs(r["mean_predicted"] - p[sel].mean()) <= TOL and abs(r["observed_rate"] - y[sel].mean()) <= TOL
+            else:
+                assert r["mean_predicted"] is None and r["observed_rate"] is None
+        ece = expected_metrics(rows)["ece"]
+        assert all(abs(r["ece"] - ece) <= TOL for r in got[key])
+        assert abs(metrics[key]["ece"] - ece) <= TOL
+
+
+def test_compare_versions(wh):
+    rows = q(wh, f"SELECT * FROM {wh['db']}.eval_compare_versions")
+    metrics = {tuple(r[k] for k in GROUP): r for r in q(wh, f"SELECT * FROM {wh['db']}.eval_metrics")}
+    pairs = {(r["model_name"], r["base_version"], r["candidate_version"]) for r in rows}
+    assert pairs == {("chest_finding", "1.0", "1.1"), ("edge", "const", "posonly")}
+    for r in rows:
+        b = metrics[(r["model_name"], r["base_version"], r["cohort"], r["split"])]
+        c = metrics[(r["model_name"], r["candidate_version"], r["cohort"], r["split"])]
+        for m in ("auc", "sensitivity", "specificity", "brier", "ece"):
+            want = None if b[m] is None or c[m] is None else c[m] - b[m]
+            assert (r[f"delta_{m}"] is None and want is None) or abs(r[f"delta_{m}"] - want) <= TOL, (r, m)
+        assert r["is_parent"] == (r["model_name"] == "chest_finding")
+    assert len([r for r in rows if r["model_name"] == "chest_finding"]) == 8  # 2 cohorts x 4 splits
+
+
+def test_longitudinal_scores(wh):
+    got = {(r["model_name"], r["model_version"], r["study_uid"]): r
+           for r in q(wh, f"SELECT * FROM {wh['db']}.longitudinal_scores")}
+    want = {}
+    for (name, version), rows in wh["preds"].items():
+        per_study = defaultdict(list)
+        for sop, p in latest_ok(rows).items():
+            m = wh["meta"][sop]
+            if m["study_date"] is not None:
+                per_study[(m["patient_key"], m["study_uid"], str(m["study_date"]))].append(p)
+        per_patient = defaultdict(list)
+        for (pk, uid, d), ps in per_study.items():
+            per_patient[pk].append((d, uid, max(ps), len(ps)))
+        for pk, studies in per_patient.items():
+            studies.sort()
+            first = dt.date.fromisoformat(studies[0][0])
+            x = np.array([(dt.date.fromisoformat(d) - first).days for d, *_ in studies], dtype=float)
+            ys = np.array([s for _, _, s, _ in studies])
+            slope = float(np.polyfit(x, ys, 1)[0]) if len(set(x.tolist())) > 1 else None
+            prev = None
+            for (d, uid, s, n), xi in zip(studies, x):
+                want[(name, version, uid)] = dict(patient_key=pk, score=s, n_images=n, days_since_first=int(xi),
+                                                  previous_score=prev, score_change=None if prev is None else s - prev,
+                                                  n_studies=len(studies), slope_per_day=slope)
+                prev = s
+    assert set(got) == set(want)
+    multi = 0
+    for k, w in want.items():
+        assert_close(got[k], {kk: vv for kk, vv in w.items() if kk != "patient_key"}, k)
+        assert got[k]["patient_key"] == w["patient_key"]
+        multi += w["slope_per_day"] is not None
+    assert multi >= 3
+
+
+def test_model_lineage(wh):
+    rows = q(wh, f"SELECT * FROM {wh['db']}.model_lineage")
+    assert len(rows) == sum(len(v) for v in wh["preds"].values())  # one row per prediction row
+    assert all(r["sha256_matches"] is True for r in rows)
+    assert all(r["training_cohort"] == f"train_{r['model_name']}" for r in rows)
+    assert all(r["run_input_table"] == "cohort_adult_chest_xr" for r in rows)
+    for r in rows:
+        m = wh["meta"][r["sop_instance_uid"]]
+        assert r["image_partition"] == f"study_year={m['study_year']}/study_month={m['study_month']}/modality={m['modality']}"
+        assert r["image_partition_read"] is (m["modality"] in ("CR", "DX"))
+        assert json.loads(r["run_partitions_read"]) == wh["partitions"]
+
+
+def _snapshot(wh, table: str) -> list[tuple]:
+    return sorted(tuple(str(v) for v in r) for r in wh["session"].execute(f"SELECT * FROM {wh['db']}.{table}").rows)
+
+
+def _files(wh, table: str) -> dict[str, float]:
+    """The table's data files and their modification times."""
+    fs, base = filesystem(metastore.describe(wh["session"], f"{wh['db']}.{table}").location)
+    base_path = Path(base)
+    return {str(p.relative_to(base_path)): p.stat().st_mtime for p in base_path.rglob("*")
+            if p.is_file() and not p.name.startswith((".", "_"))}
+
+
+def test_second_cohort_refresh_changes_nothing(wh):
+    session, settings = wh["session"], wh["settings"]
+    tables = ["cohort_adult_chest_xr", "cohort_ct_pet", "cohort_longitudinal"]
+    before = {t: _snapshot(wh, t) for t in tables}
+    files_before = _files(wh, "cohort_adult_chest_xr")
+    assert files_before
+    again = run_models(session, settings, select="tag:cohort_refresh")
+    assert again.ok and sorted(r.name for r in again.results) == sorted(tables)
+    assert again.manifest.models["cohort_adult_chest_xr"].incremental_run
+    assert {t: _snapshot(wh, t) for t in tables} == before
+    assert _files(wh, "cohort_adult_chest_xr") == files_before  # nothing new: no partition rewritten
+    # a year that lost its partition is rebuilt whole by the next incremental run
+    year = session.execute(f"SELECT max(study_year) FROM {settings.database}.cohort_adult_chest_xr").scalar()
+    session.execute(f"ALTER TABLE {settings.database}.cohort_adult_chest_xr DROP PARTITION (study_year = {int(year)})")
+    assert _snapshot(wh, "cohort_adult_chest_xr") != before["cohort_adult_chest_xr"]
+    assert run_models(session, settings, select="cohort_adult_chest_xr").ok
+    assert _snapshot(wh, "cohort_adult_chest_xr") == before["cohort_adult_chest_xr"]
+
+
+@pytest.mark.parametrize("vars", [
+    {"min_age": "18; DROP TABLE x"},
+    {"min_age": "1 OR 1=1"},
+    {"start_date": "2020-01-01' OR '1'='1"},
+    {"end_date": "2999-12-31') UNION SELECT * FROM mi_phi.patient_map --"},
+    {"train_ratio": "0.7) OR (1=1"},
+    {"max_days": True},
+])
+def test_hostile_vars_are_refused(wh, vars):
+    session, settings = wh["session"], wh["settings"]
+    with pytest.raises(UnsafeVariable):
+        run_models(session, settings, select="tag:cohort_refresh patient_split", vars=vars)
+
+
+def test_hostile_string_vars_stay_string_literals(wh):
+    from mi_warehouse.dbt_like.runner import compile_for
+
+    session, settings = wh["session"], wh["settings"]
+    hostile = {"views": ["PA') OR ('1'='1", "AP'; DROP TABLE t; --", "\\' OR 1=1 --"],
+               "split_salt": "mi'), 'x') OR 1=1 --", "label_source": "x' OR '1'='1"}
+    manifest = compile_for(session, settings, select="cohort_adult_chest_xr patient_split eval_predictions",
+                           vars=hostile, full_refresh=True)
+    cohort = session.execute(manifest.models["cohort_adult_chest_xr"].compiled_sql).rows
+    assert cohort == []  # the views are compared as text: no view is called "PA') OR ('1'='1"
+    split = session.execute(manifest.models["patient_split"].compiled_sql).dicts()
+    assert {r["split"] for r in split} <= {"train", "validation", "test"}
+    assert all(r["split"] == split_of(r["patient_key"], salt=hostile["split_salt"]) for r in split)
+    assert session.execute(manifest.models["eval_predictions"].compiled_sql).rows == []
+    assert session.table_exists(settings.database, "cohort_adult_chest_xr")
+
+
+def test_eval_report_from_the_warehouse(wh, tmp_path):
+    path = write_eval_report(wh["session"], wh["settings"], "chest_finding:1.1", "adult_chest_xr", tmp_path / "r")
+    text = path.read_text(encoding="utf-8")
+    m = q(wh, f"SELECT * FROM {wh['db']}.eval_metrics WHERE model_name = 'chest_finding' AND model_version = '1.1' "
+              f"AND cohort = 'adult_chest_xr' AND split = 'all'")[0]
+    assert f"{m['auc']:.3f}" in text and f"TP {m['tp']}" in text and f"TN {m['tn']}" in text
+    assert text.count("data:image/png;base64,") == 2
+    sites = {r["institution_key"] for r in q(wh, f"SELECT institution_key FROM {wh['db']}.eval_metrics_by_site "
+                                                 f"WHERE model_version = '1.1' AND cohort = 'adult_chest_xr' AND split = 'all'")}
+    assert sites and all(s in text for s in sites if s)

@@ -182,3 +182,31 @@ def test_rows_stream_out_per_batch_before_stdin_ends(model, corpus):
     finally:
         timer.cancel()
         proc.kill()
+
+
+def test_decode_processes_and_threads_write_the_same_rows(model, corpus):
+    stdin = stdin_of(corpus["rows"])
+    runs = [infer(model, stdin, "--embeddings", "--batch-size", "4", "--decode-processes", n)
+            for n in ("0", "2", "auto")]
+    assert all(p.returncode == 0 for p in runs), [p.stderr.decode() for p in runs]
+
+    def latency_free(p):
+        return ["\t".join(f for i, f in enumerate(line.split("\t")) if i != 8)
+                for line in p.stdout.decode().splitlines()]
+
+    assert latency_free(runs[0]) == latency_free(runs[1]) == latency_free(runs[2])
+    assert len(latency_free(runs[0])) == len(corpus["rows"])
+
+
+def test_a_killed_decode_worker_does_not_hang_the_script(model, corpus, tmp_path):
+    # a sitecustomize that makes every decode worker process die on its first image
+    (tmp_path / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "if 'multiprocessing' in ' '.join(getattr(sys, 'orig_argv', [])):\n"
+        "    import mi_warehouse.udfs.preprocess as p\n"
+        "    p.load_tensor = lambda *a, **k: os._exit(9)\n", encoding="utf-8")
+    proc = infer(model, stdin_of(corpus["rows"]), "--decode-processes", "2",
+                 env_extra={"PYTHONPATH": os.pathsep.join([str(tmp_path), SRC])})
+    err = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 2, err
+    assert err[-1].startswith("onnx_infer: error: decode worker processes died on 5 images")

@@ -33,6 +33,19 @@ from .relation import Relation, Target
 _MISSING = object()
 
 
+def dicom_tag_hex(keyword) -> str:
+    """The 8-hex-digit tag of a DICOM keyword, from pydicom's dictionary (for `dicom_tag()`)."""
+    from pydicom.datadict import tag_for_keyword
+
+    from .quoting import unwrap
+
+    kw = unwrap(keyword)
+    tag = tag_for_keyword(kw) if isinstance(kw, str) else None
+    if tag is None:
+        raise ModelRenderError(f"dicom_tag_hex({kw!r}): not a keyword of pydicom's DICOM dictionary")
+    return f"{tag:08X}"
+
+
 def make_environment(files: Mapping[str, str]) -> jinja2.Environment:
     """A StrictUndefined environment whose templates are `files` (origin -> source)."""
 
@@ -44,6 +57,7 @@ def make_environment(files: Mapping[str, str]) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FunctionLoader(load), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, autoescape=False)
     install(env)
+    env.globals["dicom_tag_hex"] = dicom_tag_hex
     return env
 
 

@@ -2,11 +2,13 @@
 
 Threads::
 
-    reader thread ── reads stdin lazily, groups rows into batches of ``batch_size``, submits
-                     each row's decode+preprocess to a thread pool and queues the batch
+    reader thread ── reads stdin lazily, groups rows into batches of ``batch_size``, hands each
+                     batch's decode+preprocess to the decoder (:mod:`.decode_pool`: a thread
+                     pool, or worker processes with ``decode_processes``) and queues the batch
                      (``queue.Queue(maxsize=prefetch)``: at most ``prefetch`` batches wait, so
                      memory stays bounded however many rows Hive pipes in)
-    decode pool   ── ``decode_threads`` workers run :func:`preprocess.load_tensor`
+    decoder       ── decodes whole batches (:func:`.decode_pool.decode_batch`) and returns their
+                     tensors already stacked
     main thread   ── takes batches in input order, waits for their decodes, runs the model on
                      the images that decoded, writes one row per input row, flushes
 
@@ -21,14 +23,14 @@ import queue
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Callable, Iterable
+from typing import IO, Iterable
 
 import numpy as np
 
 from ..serde.transform_codec import decode_row, encode_row
-from .errors import ImageError, one_line
+from .decode_pool import Decoded, Decoder, make_decoder
+from .errors import one_line
 from .model_card import ModelCard
 from .scoring import decide, label_scores
 
@@ -43,8 +45,6 @@ OUTPUT_COLUMNS = (("sop_instance_uid", "string"), ("model_name", "string"),
 EMBEDDING_COLUMN = ("embedding", "array<double>")
 _INPUT_TYPES = [t for _, t in INPUT_COLUMNS]
 
-Decoder = Callable[[str, int], np.ndarray]
-
 
 @dataclass(frozen=True)
 class PipelineConfig:
@@ -54,7 +54,8 @@ class PipelineConfig:
     model_version: str
     batch_size: int = 16
     prefetch: int = 4
-    decode_threads: int = 2
+    decode_threads: int = 1
+    decode_processes: int = 0
     embeddings: bool = False
     escape: bool = False
 
@@ -76,13 +77,6 @@ class InputRow:
     uri: str | None
     frame: int = 0
     problem: str | None = None
-
-
-@dataclass
-class _Prepared:
-    tensor: np.ndarray | None
-    error: str | None
-    ms: float
 
 
 class _End:
@@ -110,36 +104,26 @@ def parse_input(line: bytes | str, escape: bool = False) -> InputRow:
     return InputRow(sop, uri, frame)
 
 
-def _prepare(row: InputRow, decode: Decoder) -> _Prepared:
-    """Decode + preprocess one row in a pool thread; never raises."""
-    start = time.perf_counter()
-    if row.problem:
-        return _Prepared(None, row.problem, 0.0)
-    try:
-        tensor, error = decode(row.uri, row.frame), None
-    except ImageError as exc:
-        tensor, error = None, one_line(exc)
-    except Exception as exc:  # a bug or an exotic file: still one error row, never a crash
-        tensor, error = None, one_line(f"{type(exc).__name__}: {exc}")
-    return _Prepared(tensor, error, (time.perf_counter() - start) * 1000.0)
-
-
-def _read_batches(lines: Iterable[bytes | str], pool: ThreadPoolExecutor, out: queue.Queue,
-                  decode: Decoder, config: PipelineConfig) -> None:
+def _read_batches(lines: Iterable[bytes | str], decoder, out: queue.Queue,
+                  config: PipelineConfig) -> None:
     """Reader thread body (see the module docstring)."""
-    batch: list[tuple[InputRow, Future]] = []
+    batch: list[InputRow] = []
     try:
         for line in lines:
-            row = parse_input(line, config.escape)
-            batch.append((row, pool.submit(_prepare, row, decode)))
+            batch.append(parse_input(line, config.escape))
             if len(batch) >= config.batch_size:
-                out.put(batch)
+                _submit(batch, decoder, out)
                 batch = []
         if batch:
-            out.put(batch)
+            _submit(batch, decoder, out)
         out.put(_End())
     except BaseException as exc:  # noqa: BLE001 - handed to the main thread
         out.put(_End(exc))
+
+
+def _submit(batch: list[InputRow], decoder, out: queue.Queue) -> None:
+    items = [(row.uri, row.frame, row.problem) for row in batch]
+    out.put((batch, items, decoder.submit(items)))
 
 
 class _Scorer:
@@ -148,51 +132,58 @@ class _Scorer:
     def __init__(self, runner, card: ModelCard, config: PipelineConfig):
         self.runner, self.card, self.config = runner, card, config
 
-    def infer(self, tensors: list[np.ndarray]) -> list[tuple | str]:
-        """Per image ``(scores, embedding)`` or an error string; batch first, then one by one."""
+    def infer(self, tensors: np.ndarray | list[np.ndarray]) -> list[tuple | str]:
+        """Per image ``(scores, score list, embedding)`` or an error string; batch first, then
+        one by one. ``tensors``: a stacked ``(n, ...)`` array or a list of arrays."""
         try:
             return self._infer_batch(tensors)
         except Exception as exc:
             if len(tensors) == 1:
                 return [one_line(f"inference failed: {type(exc).__name__}: {exc}")]
+        if isinstance(tensors, np.ndarray):
+            return [self.infer(tensors[i:i + 1])[0] for i in range(len(tensors))]
         return [self.infer([t])[0] for t in tensors]
 
-    def _infer_batch(self, tensors: list[np.ndarray]) -> list[tuple]:
-        raw, emb = self.runner.run(np.stack(tensors))
+    def _infer_batch(self, tensors: np.ndarray | list[np.ndarray]) -> list[tuple]:
+        x = tensors if isinstance(tensors, np.ndarray) else np.stack(tensors)
+        raw, emb = self.runner.run(x)
         scores = label_scores(raw, self.card)
-        return [(scores[i], None if emb is None else emb[i]) for i in range(len(tensors))]
+        finite = np.isfinite(scores).all(axis=1)
+        as_lists = scores.tolist()
+        return [(scores[i], as_lists[i] if finite[i] else None,
+                 None if emb is None else emb[i]) for i in range(len(x))]
 
-    def rows(self, batch: list[tuple[InputRow, _Prepared]]) -> list[list]:
+    def rows(self, batch: list[InputRow], decoded: Decoded) -> list[list]:
         """The output rows of one batch, in input order."""
-        ok = [i for i, (_, p) in enumerate(batch) if p.tensor is not None]
-        results: dict[int, tuple | str] = {}
+        errors, ms = decoded.errors, decoded.ms
+        ok = [i for i, error in enumerate(errors) if error is None]
+        results: list = [None] * len(batch)
         infer_ms = 0.0
         if ok:
             start = time.perf_counter()
-            for i, res in zip(ok, self.infer([batch[i][1].tensor for i in ok])):
+            for i, res in zip(ok, self.infer(decoded.tensors)):
                 results[i] = res
             infer_ms = (time.perf_counter() - start) * 1000.0 / len(ok)
-        return [self._row(row, prep, results.get(i), infer_ms)
-                for i, (row, prep) in enumerate(batch)]
+        return [self._row(row, errors[i], ms[i], results[i], infer_ms)
+                for i, row in enumerate(batch)]
 
-    def _row(self, row: InputRow, prep: _Prepared, result, infer_ms: float) -> list:
+    def _row(self, row: InputRow, error: str | None, ms: float, result, infer_ms: float) -> list:
         cfg = self.config
         base = [row.sop, cfg.model_name, cfg.model_version]
         provider = self.runner.provider
-        if prep.error is not None or not isinstance(result, tuple):
-            error = prep.error if prep.error is not None else result
-            values = base + [None, None, None, "error", error, round(prep.ms, 3), provider]
+        if error is not None or not isinstance(result, tuple):
+            error = error if error is not None else result
+            values = base + [None, None, None, "error", error, round(ms, 3), provider]
             return values + [None] if cfg.embeddings else values
-        scores, emb = result
-        if not np.all(np.isfinite(scores)):
+        scores, score_list, emb = result
+        if score_list is None:
             values = base + [None, None, None, "error", "the model produced non-finite scores",
-                             round(prep.ms + infer_ms, 3), provider]
+                             round(ms + infer_ms, 3), provider]
             return values + [None] if cfg.embeddings else values
         label, prob = decide(scores, self.card)
-        values = base + [label, prob, [float(s) for s in scores], "ok", None,
-                         round(prep.ms + infer_ms, 3), provider]
+        values = base + [label, prob, score_list, "ok", None, round(ms + infer_ms, 3), provider]
         if cfg.embeddings:
-            values.append(None if emb is None or emb.size == 0 else [float(v) for v in emb])
+            values.append(None if emb is None or emb.size == 0 else emb.tolist())
         return values
 
 
@@ -208,39 +199,45 @@ def _encode(values: list, escape: bool) -> str:
 
 
 def run_pipeline(lines: Iterable[bytes | str], out: IO[str], runner, card: ModelCard,
-                 config: PipelineConfig, decode: Decoder | None = None) -> Stats:
+                 config: PipelineConfig, decode: Decoder | None = None,
+                 decoder=None) -> Stats:
     """Score every input line and write the rows to ``out`` (a text stream); see the module
     docstring. ``runner`` needs ``run(x) -> (raw_scores, embeddings|None)`` and ``provider``;
-    ``decode(uri, frame)`` defaults to :func:`preprocess.load_tensor` with ``card``."""
-    if decode is None:
-        from .preprocess import load_tensor
+    ``decode(uri, frame)`` defaults to :func:`preprocess.load_tensor` with ``card`` (with
+    ``config.decode_processes`` it must be picklable). ``decoder``: an already started
+    :mod:`.decode_pool` decoder to use instead of one made from ``config`` (the caller closes
+    it)."""
+    own = decoder is None
+    if own:
+        decoder = make_decoder(card, config.decode_threads, config.decode_processes, decode)
+    try:
+        if own:
+            decoder.ready()
+        return _run(lines, out, runner, card, config, decoder)
+    finally:
+        if own:
+            decoder.close()
 
-        def decode(uri: str, frame: int) -> np.ndarray:
-            return load_tensor(uri, frame, card)
 
+def _run(lines, out: IO[str], runner, card: ModelCard, config: PipelineConfig, decoder) -> Stats:
     stats, start = Stats(), time.perf_counter()
     scorer = _Scorer(runner, card, config)
     batches: queue.Queue = queue.Queue(maxsize=max(1, config.prefetch))
-    pool = ThreadPoolExecutor(max_workers=max(1, config.decode_threads),
-                              thread_name_prefix="onnx-infer-decode")
     reader = threading.Thread(target=_read_batches, name="onnx-infer-reader", daemon=True,
-                              args=(lines, pool, batches, decode, config))
+                              args=(lines, decoder, batches, config))
     reader.start()
-    try:
-        while True:
-            item = batches.get()
-            if isinstance(item, _End):
-                if item.exc is not None:
-                    raise item.exc
-                break
-            prepared = [(row, fut.result()) for row, fut in item]
-            rows = scorer.rows(prepared)
-            out.write("".join(_encode(v, config.escape) + "\n" for v in rows))
-            out.flush()
-            stats.rows += len(rows)
-            stats.errors += sum(1 for v in rows if v[6] == "error")
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    while True:
+        item = batches.get()
+        if isinstance(item, _End):
+            if item.exc is not None:
+                raise item.exc
+            break
+        batch, items, handle = item
+        rows = scorer.rows(batch, decoder.result(handle, items))
+        out.write("".join([_encode(v, config.escape) + "\n" for v in rows]))
+        out.flush()
+        stats.rows += len(rows)
+        stats.errors += sum(1 for v in rows if v[6] == "error")
     stats.seconds = time.perf_counter() - start
     return stats
 
