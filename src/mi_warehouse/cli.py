@@ -170,13 +170,16 @@ def apply_cmd(ctx, dry_run: bool, show_status: bool, repair: bool, lock_timeout:
 @click.option("--keep-phi-map", is_flag=True, help="Keep the re-identification map in <phi_db>.patient_map.")
 @click.option("--bulk-limit", type=int, default=1024, show_default=True,
               help="Binary values longer than this many bytes are left out of header_json.")
+@click.option("--private-allow", multiple=True, metavar="GGGGEEEE",
+              help="A private tag (8 hex digits) to keep in header_json when de-identifying. Repeatable.")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
               help="local: worker processes here; spark: extraction as a Spark job (see --spark-master).")
 @click.option("--spark-master", default=None,
               help="Spark master for --engine spark (default: spark-submit's, else local[*]).")
 @click.pass_context
 @reports_errors
-def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, engine, spark_master) -> None:
+def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, private_allow, engine,
+             spark_master) -> None:
     """Load DICOM headers from SOURCES (directories, globs, file:// hdfs:// s3:// URIs)."""
     from .engine.connection import connect
     from .loaders.load import LoadOptions, run_load
@@ -184,7 +187,8 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, 
 
     s = _settings(ctx)
     opts = LoadOptions(workers=workers, batch_rows=batch_rows, deid=(deid == "on"),
-                       keep_phi_map=keep_phi_map, bulk_limit=bulk_limit, engine=engine, spark_master=spark_master)
+                       keep_phi_map=keep_phi_map, bulk_limit=bulk_limit, engine=engine, spark_master=spark_master,
+                       private_allow=_hex_tags(private_allow))
     with connect(s) as session, LoadProgress() as bar:
         summary = run_load(session, s, list(sources), opts, progress=bar.update, log=bar.log)
     click.echo(
@@ -195,6 +199,13 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, 
     if summary.error_classes:
         click.echo("errors by class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.error_classes.items()))
                    + f" (details: SELECT * FROM {s.database}.load_errors WHERE run_id = '{summary.run_id}')")
+
+
+def _hex_tags(tags) -> tuple[str, ...]:
+    for t in tags:
+        if len(t) != 8 or any(c not in "0123456789abcdefABCDEF" for c in t):
+            raise click.BadParameter(f"{t!r} is not a tag of 8 hex digits (GGGGEEEE)", param_hint="--private-allow")
+    return tuple(tags)
 
 
 @main.command("synth")

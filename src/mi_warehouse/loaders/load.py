@@ -67,6 +67,7 @@ class LoadOptions:
     keep_phi_map: bool = False
     bulk_limit: int = 1024
     lock_timeout: float = 3600.0
+    private_allow: tuple[str, ...] = ()  # private tags (8 hex digits) kept in header_json
     engine: str = "local"  # local: a process pool here; spark: extraction as a Spark job
     spark_master: str | None = None  # e.g. local[4], yarn; None: what spark-submit set, else local[*]
 
@@ -96,12 +97,14 @@ Progress = Callable[[LoadSummary], None]
 _W: dict = {}
 
 
-def _init_worker(key: bytes | None, run_id: str, bulk_limit: int, keep_phi: bool) -> None:
+def _init_worker(key: bytes | None, run_id: str, bulk_limit: int, keep_phi: bool,
+                 private_allow: tuple[str, ...] = ()) -> None:
     warnings.simplefilter("ignore")  # pydicom's own warnings: our outcome carries what matters
     import logging
 
     logging.getLogger("pydicom").setLevel(logging.ERROR)
-    _W.update(deid=Deidentifier(key) if key is not None else None, run_id=run_id,
+    allow = frozenset(int(t, 16) for t in private_allow)
+    _W.update(deid=Deidentifier(key, allow) if key is not None else None, run_id=run_id,
               bulk_limit=bulk_limit, keep_phi=keep_phi)
 
 
@@ -152,10 +155,8 @@ def _spark_outcomes(files: Iterable[SourceFile], init_args: tuple, master: str |
             return
         sc = spark.sparkContext
         slices = max(sc.defaultParallelism, min(len(todo) // 256, 10_000))
-        key, run_id, bulk_limit, keep_phi = init_args
-
         def extract_partition(it):
-            _init_worker(key, run_id, bulk_limit, keep_phi)
+            _init_worker(*init_args)
             for f in it:
                 yield f, _work(f)
 
@@ -234,7 +235,7 @@ def _run(session, settings, sources, options, progress, log, table, errors_tbl, 
             yield f
 
     last_report = 0.0
-    init_args = (key, run_id, options.bulk_limit, options.keep_phi_map)
+    init_args = (key, run_id, options.bulk_limit, options.keep_phi_map, tuple(options.private_allow))
     outcomes = _spark_outcomes(pending(), init_args, options.spark_master) if options.engine == "spark" \
         else _outcomes(pending(), workers, init_args)
     for f, o in outcomes:
