@@ -48,7 +48,7 @@ def test_cli_apply_status_and_dry_run_touch_nothing(session, cli, env_for):
     full = env_for(MIW_DATABASE=env_db, MIW_PHI_DATABASE=session.settings.phi_database)
     r = cli(["apply", "--dry-run"], full)
     assert r.returncode == 0, r.stderr
-    assert "-- V0001__create_core_tables.sql (pending, 10 statements)" in r.stdout
+    assert "-- V0001__create_core_tables.sql (pending, 11 statements)" in r.stdout
     assert f"CREATE EXTERNAL TABLE IF NOT EXISTS {env_db}.dicom_metadata" in r.stdout
     assert not session.database_exists(env_db)  # dry run created nothing
     r = cli(["apply", "--status"], full)

@@ -402,7 +402,9 @@ def test_eval_metrics_match_sklearn_and_numpy(wh):
 def test_edge_cases_one_class_and_equal_scores(wh):
     rows = q(wh, f"SELECT * FROM {wh['db']}.eval_metrics WHERE model_name = 'edge'")
     const = [r for r in rows if r["model_version"] == "const"]
-    assert const and all(r["auc"] == 0.5 for r in const)
+    both = [r for r in const if r["n_positive"] and r["n_negative"]]
+    assert both and all(r["auc"] == 0.5 for r in both)  # all scores equal: AUC 0.5
+    assert all(r["auc"] is None for r in const if not (r["n_positive"] and r["n_negative"]))  # one class: NULL
     assert all(r["auc_ci_lower"] == r["auc_ci_upper"] == 0.5 for r in const if r["auc_se"] is not None)
     pos = [r for r in rows if r["model_version"] == "posonly"]
     assert pos and all(r["auc"] is None and r["specificity"] is None and r["auc_ci_lower"] is None
