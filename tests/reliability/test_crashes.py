@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -57,9 +58,9 @@ def test_load_killed_at_random_points_then_rerun_is_exact(fresh, tmp_path):
     want = expected_sops(files)
     rng = random.Random(1234)
     tried = []
-    for base in (0.6, 1.4, 2.2, 3.0):  # spawn, walk and extract, stage, commit: kill somewhere in each
+    for base in (0.2, 0.8, 1.5, 2.5):  # spawn, walk and extract, stage, commit: kill somewhere in each
         p = load_proc(env, [tmp_path / "d"])
-        delay = base + rng.uniform(0.0, 0.6)
+        delay = base + rng.uniform(0.0, 0.5)
         time.sleep(delay)
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
@@ -122,11 +123,15 @@ def test_server_killed_during_a_load_fails_clearly_and_a_rerun_completes(own_ser
     env, settings, server = own_server
     with connect(settings) as s:
         Migrator(s, settings).apply()
-    generate(tmp_path / "d", patients=40, seed=8, image_size=32)
+    generate(tmp_path / "d", patients=150, seed=8, image_size=32)
     want = expected_sops(synth_files(tmp_path / "d"))
-    p = load_proc(env, [tmp_path / "d"], workers=1)
-    time.sleep(3.0)
-    kill_server(server)
+    p = load_proc(env, [tmp_path / "d"], workers=2)
+    children = Path(f"/proc/{p.pid}/task/{p.pid}/children")
+    for _ in range(600):  # the worker pool starts once the load has talked to the server
+        if p.poll() is not None or (children.exists() and children.read_text().split()):
+            break
+        time.sleep(0.05)
+    kill_server(server)  # while the files are being extracted
     out, err = p.communicate(timeout=600)
     print(f"\nload with the server killed: exit {p.returncode}, said: {err.strip().splitlines()[-1:]}")
     assert p.returncode == 1
