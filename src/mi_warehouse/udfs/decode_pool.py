@@ -21,6 +21,8 @@ error text is exactly what the script writes into that row's ``error`` column.
     again one image at a time in a separate single-worker pool, so the image that kills a worker
     gets its own error row and the others are scored. When workers keep dying on consecutive
     images the decoder gives up with :class:`DecodeWorkerError` (one line), never a hang.
+    As with any ``spawn``/``forkserver`` pool, a program that runs this in process must guard
+    its entry point with ``if __name__ == "__main__":`` (``onnx_infer`` does).
 """
 
 from __future__ import annotations
@@ -178,6 +180,33 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
+def _result_pipe_bytes(card, batch_size: int) -> int:
+    """Room for two decoded batches in the pipe that brings results back (64 KiB..1 MiB)."""
+    spec = getattr(card, "input", None)
+    try:
+        image = int(spec.channels) * int(spec.height) * int(spec.width) * 4
+    except (AttributeError, TypeError, ValueError):
+        return 0
+    return min(1 << 20, max(1 << 16, 2 * max(1, batch_size) * image + (1 << 12)))
+
+
+def _widen_result_pipe(pool: ProcessPoolExecutor, nbytes: int) -> None:
+    """Best effort (Linux): a 64 KiB pipe makes a worker wait for the parent to read each batch
+    in pieces; a pipe that holds a whole batch lets it go on decoding at once."""
+    if nbytes <= 0:
+        return
+    try:
+        import fcntl
+        fd = pool._result_queue._reader.fileno()  # noqa: SLF001 - CPython internals, guarded
+        if fcntl.fcntl(fd, _F_GETPIPE_SZ) < nbytes:
+            fcntl.fcntl(fd, _F_SETPIPE_SZ, nbytes)
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass
+
+
+_F_SETPIPE_SZ, _F_GETPIPE_SZ = 1031, 1032
+
+
 class ProcessDecoder:
     """Batches decoded by ``processes`` worker processes (see the module docstring).
 
@@ -187,9 +216,10 @@ class ProcessDecoder:
     """
 
     def __init__(self, card, processes: int, decode: Decoder | None = None,
-                 start_timeout: float = 300.0):
+                 start_timeout: float = 300.0, batch_size: int = 16):
         self.processes = max(1, processes)
         self._initargs = (card, decode)
+        self._pipe_bytes = _result_pipe_bytes(card, batch_size)
         self._ctx = _context()
         self._lock = threading.Lock()
         self._start_timeout = start_timeout
@@ -202,8 +232,10 @@ class ProcessDecoder:
         self._pings = [self._pool.submit(_ping) for _ in range(self.processes)]
 
     def _new_pool(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=self._ctx,
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=self._ctx,
                                    initializer=_init_worker, initargs=self._initargs)
+        _widen_result_pipe(pool, self._pipe_bytes)
+        return pool
 
     def ready(self) -> None:
         """Wait until the workers answer; :class:`SetupError` when they cannot start."""
@@ -244,7 +276,7 @@ class ProcessDecoder:
             old = self._pool
             self._pool = self._new_pool(self.processes)
             self._generation += 1
-        old.shutdown(wait=False, cancel_futures=True)
+        old.shutdown(wait=True, cancel_futures=True)
 
     def _one_by_one(self, items: list) -> Decoded:
         """Decode a batch that was in a pool when a worker died, one image at a time in a
@@ -267,7 +299,7 @@ class ProcessDecoder:
         try:
             decoded = self._single.submit(_decode_in_worker, [item]).result()
         except (BrokenProcessPool, CancelledError) as exc:
-            self._single.shutdown(wait=False, cancel_futures=True)
+            self._single.shutdown(wait=True, cancel_futures=True)
             self._single = None
             self._consecutive_deaths += 1
             if self._consecutive_deaths >= MAX_CONSECUTIVE_DEATHS:
@@ -282,11 +314,13 @@ class ProcessDecoder:
         return decoded
 
     def close(self) -> None:
+        """Cancel what has not started and wait for the workers to exit (waiting also avoids a
+        race of Python 3.11's executor with interpreter exit, which prints EBADF tracebacks)."""
         with self._lock:
             pools = [self._pool, self._single]
         for pool in pools:
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- choosing ----------------------------------------------------------------------------------
@@ -361,8 +395,9 @@ def auto_processes(cpus: int | None = None) -> int:
     return min(2, cpus) if cpus >= 2 else 0
 
 
-def make_decoder(card, threads: int = 1, processes: int = 0, decode: Decoder | None = None):
+def make_decoder(card, threads: int = 1, processes: int = 0, decode: Decoder | None = None,
+                 batch_size: int = 16):
     """:class:`ProcessDecoder` when ``processes > 0``, else :class:`ThreadDecoder`."""
     if processes > 0:
-        return ProcessDecoder(card, processes, decode)
+        return ProcessDecoder(card, processes, decode, batch_size=batch_size)
     return ThreadDecoder(card, threads, decode)

@@ -133,7 +133,8 @@ def _setup(args: argparse.Namespace):
         raise SetupError(f"model card {args.card} describes {card.name} version {card.version}, "
                          f"not {args.model_name} version {args.model_version}")
     try:
-        decoder = make_decoder(card, args.decode_threads, args.decode_processes)
+        decoder = make_decoder(card, args.decode_threads, args.decode_processes,
+                               batch_size=args.batch_size)
     except Exception as exc:  # no forkserver/spawn here (no /dev/shm, no temp dir...)
         decoder = _threads_instead(SetupError(f"cannot start decode worker processes: "
                                               f"{type(exc).__name__}: {one_line(exc, 300)}"),

@@ -209,7 +209,8 @@ def run_pipeline(lines: Iterable[bytes | str], out: IO[str], runner, card: Model
     it)."""
     own = decoder is None
     if own:
-        decoder = make_decoder(card, config.decode_threads, config.decode_processes, decode)
+        decoder = make_decoder(card, config.decode_threads, config.decode_processes, decode,
+                               config.batch_size)
     try:
         if own:
             decoder.ready()
