@@ -15,7 +15,6 @@ from mi_warehouse.dbt_like import context
 from mi_warehouse.dbt_like.compiler import compile_project
 from mi_warehouse.dbt_like.errors import ModelRenderError, UnsafeVariable
 from mi_warehouse.dbt_like.project import load_project
-from mi_warehouse.dbt_like.quoting import unwrap
 from mi_warehouse.dbt_like.relation import Target
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,18 +106,7 @@ def test_hostile_strings_stay_inside_literals(tmp_path):
     assert "IN ('PA\\') OR (\\'1\\'=\\'1', 'AP\\\\\\'; DROP TABLE x; --')" in sql
 
 
-# --- dicom_tag(): needs the template global dicom_tag_hex (pydicom's dictionary) ---------------
-def dicom_tag_hex(keyword) -> str:
-    """The addition proposed for dbt_like/context.py (make_environment: env.globals[...])."""
-    from pydicom.datadict import tag_for_keyword
-
-    kw = unwrap(keyword)
-    tag = tag_for_keyword(kw) if isinstance(kw, str) else None
-    if tag is None:
-        raise ModelRenderError(f"dicom_tag_hex({kw!r}): not a keyword of pydicom's DICOM dictionary")
-    return f"{tag:08X}"
-
-
+# --- dicom_tag(): the keyword -> tag mapping is pydicom's dictionary (context.dicom_tag_hex) ---------
 def _tag_project(tmp_path: Path, body: str) -> Path:
     root = tmp_path / "proj"
     shutil.copytree(SQL / "macros", root / "macros")
@@ -129,19 +117,7 @@ def _tag_project(tmp_path: Path, body: str) -> Path:
     return root
 
 
-@pytest.fixture()
-def with_dicom_tag_hex(monkeypatch):
-    real = context.make_environment
-
-    def make(files):
-        env = real(files)
-        env.globals.setdefault("dicom_tag_hex", dicom_tag_hex)
-        return env
-
-    monkeypatch.setattr(context, "make_environment", make)
-
-
-def test_dicom_tag_expands_from_pydicoms_dictionary(tmp_path, with_dicom_tag_hex):
+def test_dicom_tag_expands_from_pydicoms_dictionary(tmp_path):
     root = _tag_project(tmp_path, "SELECT {{ dicom_tag('SliceThickness') }} AS st, "
                                   "{{ dicom_tag('PixelData', 'hdr') }} AS px, "
                                   "{{ dicom_tag(var('kw', 'PatientAge')) }} AS age "
@@ -167,3 +143,13 @@ def test_dicom_tag_without_the_global_says_what_is_missing(tmp_path, monkeypatch
     root = _tag_project(tmp_path, "SELECT {{ dicom_tag('SliceThickness') }} AS st FROM {{ source('mi', 'dicom_metadata') }}")
     with pytest.raises(ModelRenderError, match="dicom_tag_hex"):
         _compile(tmp_path, root=root)
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_shipped_models_parse_with_hives_own_parser(tmp_path, exists):
+    """`compile --check-hive`: every compiled model and test is HiveQL that Hive 2.3's parser accepts."""
+    from mi_warehouse.dbt_like.hive_parser import check_manifest
+
+    m = _compile(tmp_path, "hive", exists=exists)
+    assert len(m.selected) == len(MODELS) and m.selected_tests
+    assert check_manifest(m) == []

@@ -145,3 +145,51 @@ def test_server_killed_during_a_load_fails_clearly_and_a_rerun_completes(own_ser
         got = sops(s, settings)
     print(f"after restart and re-run: {len(got)} rows, {len(want)} expected")
     assert sorted(got) == sorted(want)
+
+
+def _transform_running(marker: str) -> bool:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "mi_warehouse.udfs.onnx_infer" in cmd and marker in cmd:
+                return True
+    return False
+
+
+def test_server_killed_during_an_inference_fails_clearly_and_a_rerun_completes(own_server, tmp_path):
+    from mi_warehouse.loaders.load import LoadOptions, run_load
+    from mi_warehouse.models.registry import register
+
+    from ..unit.test_udfs_support import card_dict, write_model
+
+    env, settings, server = own_server
+    generate(tmp_path / "d", patients=150, seed=31, image_size=32)
+    model, _, card = write_model(tmp_path / "model", card_dict(version="1.0.0"))
+    with connect(settings) as s:
+        Migrator(s, settings).apply()
+        run_load(s, settings, [str(tmp_path / "d")], LoadOptions(workers=2))
+        register(s, settings, model, "tiny-cnn", "1.0.0", card)
+        s.execute(f"CREATE TABLE {settings.database}.chest AS SELECT sop_instance_uid "
+                  f"FROM {settings.database}.dicom_metadata WHERE modality IN ('CR', 'DX')")
+        n = s.execute(f"SELECT count(*) FROM {settings.database}.chest").scalar()
+    cmd = [sys.executable, "-m", "mi_warehouse", "infer", "--model", "tiny-cnn:1.0.0", "--cohort", "chest",
+           "--batch-size", "4"]
+    p = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    marker = str(settings.home)  # the model store of this test's server
+    while p.poll() is None and not _transform_running(marker):
+        time.sleep(0.02)
+    kill_server(server)  # while the TRANSFORM scores images
+    out, err = p.communicate(timeout=300)
+    print(f"\ninfer with the server killed: exit {p.returncode}, said: {err.strip().splitlines()[-1:]}")
+    assert p.returncode == 1
+    assert err.strip().splitlines()[-1].startswith("Error: ") and "HiveServer2" in err
+    server.start()
+    r = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    with connect(settings) as s:
+        rows = s.execute(f"SELECT sop_instance_uid, status FROM {settings.database}.predictions").rows
+    print(f"after restart and re-run: {len(rows)} predictions for {n} images")
+    assert len(rows) == n == len({r[0] for r in rows}) and all(r[1] == "ok" for r in rows)
