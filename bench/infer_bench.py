@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+import _databases as databases
+
 REPO = Path(__file__).resolve().parents[1]
 DB, PHI = "bench_infer", "bench_infer_phi"
 
@@ -64,27 +66,19 @@ def transform_rate(corpus: Path, batch_size: int) -> tuple[float, float, int, st
     from mi_warehouse.engine.connection import connect
     from mi_warehouse.inference.run import run_inference
     from mi_warehouse.loaders.load import LoadOptions, run_load
-    from mi_warehouse.migrations.runner import Migrator
     from mi_warehouse.models.demo import DEMO_CARD, DEMO_MODEL
     from mi_warehouse.models.registry import register
 
     env = dict(os.environ, MIW_DATABASE=DB, MIW_PHI_DATABASE=PHI)
     settings = load_settings(env=env)
     with connect(settings) as s:
-        for db in (DB, PHI):
-            s.execute(f"DROP DATABASE IF EXISTS {db} CASCADE")
-        import shutil
-
-        for db in (DB, PHI):
-            shutil.rmtree(settings.local_storage_dir / db, ignore_errors=True)
-        Migrator(s, settings).apply()
+        databases.fresh(s, settings)
         run_load(s, settings, [str(corpus)], LoadOptions())
         register(s, settings, DEMO_MODEL, "chest-finding-resnet", "1.0.0", DEMO_CARD)
         s.execute(f"CREATE TABLE {DB}.chest AS SELECT sop_instance_uid FROM {DB}.dicom_metadata "
                   f"WHERE modality IN ('CR', 'DX')")
         summary = run_inference(s, settings, "chest-finding-resnet:1.0.0", f"{DB}.chest", batch_size=batch_size)
-        for db in (DB, PHI):
-            s.execute(f"DROP DATABASE IF EXISTS {db} CASCADE")
+        databases.drop(s, settings)
     return summary.rate, summary.scored / summary.transform_seconds, summary.scored, summary.provider
 
 

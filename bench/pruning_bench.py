@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+import _databases as databases
+
 DB, PHI = "bench_prune", "bench_prune_phi"
 
 
@@ -71,18 +73,11 @@ def main(argv=None) -> dict:
     from mi_warehouse.engine import metastore
     from mi_warehouse.engine.connection import connect
     from mi_warehouse.loaders.writer import BucketedWriter
-    from mi_warehouse.migrations.runner import Migrator
     from mi_warehouse.serde.hive_hash import bucket_file_name
 
     settings = load_settings(env=dict(os.environ, MIW_DATABASE=DB, MIW_PHI_DATABASE=PHI))
     with connect(settings) as s:
-        for db in (DB, PHI):
-            s.execute(f"DROP DATABASE IF EXISTS {db} CASCADE")
-        import shutil
-
-        for db in (DB, PHI):
-            shutil.rmtree(settings.local_storage_dir / db, ignore_errors=True)
-        Migrator(s, settings).apply()
+        databases.fresh(s, settings)
         table = metastore.describe(s, f"{DB}.dicom_metadata")
         t0 = time.perf_counter()
         w = BucketedWriter(table.location, Path(tempfile.mkdtemp(prefix="prune-stage-")), table.buckets,
@@ -100,7 +95,7 @@ def main(argv=None) -> dict:
         metastore.refresh(s, table.name)
         write_s = time.perf_counter() - t0
 
-        key = hashlib.sha256(b"p4242").hexdigest()[:32]
+        key = hashlib.sha256(f"p{args.patients // 2}".encode()).hexdigest()[:32]  # a patient that exists
         y, m = s.execute(f"SELECT study_year, study_month FROM {DB}.dicom_metadata WHERE patient_key = '{key}' "
                          f"LIMIT 1").rows[0]
         full_t, full_n = timed(s, f"SELECT count(*) FROM {DB}.dicom_metadata WHERE patient_key = '{key}'")
@@ -120,12 +115,9 @@ def main(argv=None) -> dict:
                 groups_total += 1
                 groups_hit += st.min <= key <= st.max
         sizes = {p: p.stat().st_size for p in files}
-        for db in (DB, PHI):
-            s.execute(f"DROP DATABASE IF EXISTS {db} CASCADE")
+        databases.drop(s, settings)
 
     size = lambda fs: sum(sizes[p] for p in fs)  # noqa: E731
-    shutil.rmtree(settings.local_storage_dir / DB, ignore_errors=True)
-    shutil.rmtree(settings.local_storage_dir / PHI, ignore_errors=True)
     print(f"\nPruning benchmark: {args.rows:,} rows, {args.patients:,} patients, {len(result.partitions)} partitions, "
           f"{len(files):,} files (written in {write_s:.1f}s); query: one patient ({full_n} rows), month {y}-{m:02d} "
           f"({month_n} rows)\n")

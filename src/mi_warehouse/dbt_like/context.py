@@ -105,6 +105,14 @@ class _Functions:
         self.project, self.target, self.node, self.is_model = project, target, node, is_model
         self.variables = variables
 
+    def _check_ref(self, name: str, extra: tuple) -> None:
+        """One model name, of a model the project has."""
+        if extra:
+            raise ModelRenderError(f"ref() takes one model name, got {(name, *extra)!r}")
+        _check_name("ref", name)
+        if name not in self.project.models:
+            raise UnknownRef(f"ref('{name}') names no model of the project")
+
     def relation_of(self, name: str) -> Relation:
         return Relation(self.target.database, name)
 
@@ -159,11 +167,7 @@ class ParseFunctions(_Functions):
         self.recorded = Recorded()
 
     def ref(self, name: str, *extra: Any) -> Relation:
-        if extra:
-            raise ModelRenderError(f"ref() takes one model name, got {(name, *extra)!r}")
-        _check_name("ref", name)
-        if name not in self.project.models:
-            raise UnknownRef(f"ref('{name}') names no model of the project")
+        self._check_ref(name, extra)
         if name not in self.recorded.refs:
             self.recorded.refs.append(name)
         return self.relation_of(name)
@@ -186,11 +190,7 @@ class RuntimeFunctions(_Functions):
         self.declared = set(declared_refs)
 
     def ref(self, name: str, *extra: Any) -> Relation:
-        if extra:
-            raise ModelRenderError(f"ref() takes one model name, got {(name, *extra)!r}")
-        _check_name("ref", name)
-        if name not in self.project.models:
-            raise UnknownRef(f"ref('{name}') names no model of the project")
+        self._check_ref(name, extra)
         if name not in self.declared:
             raise ModelRenderError(
                 f"ref('{name}') was reached only at run time, so the build order ignores it; "
