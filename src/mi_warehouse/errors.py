@@ -1,6 +1,8 @@
 """Named errors. Each message says what went wrong and, where it can, how to fix it.
 
-The CLI turns any `MiWarehouseError` into one line on stderr and exit status 1.
+The CLI turns any `MiWarehouseError` into one line on stderr and exit status 1; any other
+exception is a bug, reported as one line naming its type and exit status 2 (MIW_DEBUG=1 shows
+the traceback). Errors that callers used to catch as `ValueError` still are one.
 """
 
 
@@ -44,8 +46,11 @@ class ChecksumDrift(MiWarehouseError):
     """An applied migration was edited: restore it, add a new migration, or run `apply --repair`."""
 
 
-class MigrationLocked(MiWarehouseError):
-    """Another `mi-warehouse apply` holds the migration lock."""
+class Locked(MiWarehouseError):
+    """Another mi-warehouse command holds the lock this one needs (apply, load, infer)."""
+
+
+MigrationLocked = Locked  # the name earlier releases raised
 
 
 class MigrationFileError(MiWarehouseError):
@@ -54,3 +59,19 @@ class MigrationFileError(MiWarehouseError):
 
 class SqlSplitError(MiWarehouseError):
     """A SQL script has an unterminated string, identifier or comment."""
+
+
+class InvalidIdentifier(MiWarehouseError, ValueError):
+    """A database, table or column name holds more than letters, digits and underscores."""
+
+
+class UnknownFormat(MiWarehouseError, ValueError):
+    """An output format other than table, csv or json was asked for."""
+
+
+class InvalidPrivateTag(MiWarehouseError, ValueError):
+    """A `--private-allow` value is not a DICOM tag written as 8 hex digits (GGGGEEEE)."""
+
+
+class NoPredictions(MiWarehouseError):
+    """The image has no predictions: check the SOP Instance UID, or score a cohort holding it with `infer`."""

@@ -4,6 +4,7 @@ import pytest
 
 from mi_warehouse.engine import literals as lit
 from mi_warehouse.engine.splitter import split_statements
+from mi_warehouse.errors import InvalidIdentifier, MiWarehouseError
 
 
 @pytest.mark.parametrize("hostile", ["x'; DROP TABLE t; --", "a\\'b", "back\\", "line\nbreak", "tab\there",
@@ -18,8 +19,9 @@ def test_string_literal_stays_one_token(hostile):
 def test_identifier_quoting_refuses_anything_but_names():
     assert lit.identifier("mi.dicom_metadata") == "`mi`.`dicom_metadata`"
     for bad in ["a`b", "a b", "x;drop", "", "1abc"]:
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidIdentifier, match="use only letters, digits and underscores") as e:
             lit.identifier(bad)
+        assert isinstance(e.value, MiWarehouseError) and isinstance(e.value, ValueError)
 
 
 def test_values():

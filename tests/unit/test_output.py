@@ -2,8 +2,11 @@ import csv
 import io
 import json
 
+import pytest
+
 from mi_warehouse.engine.connection import Result, engine_message
 from mi_warehouse.engine.output import render
+from mi_warehouse.errors import UnknownFormat
 
 R = Result(["a", "b"], [(1, "x,y"), (None, "ü")])
 
@@ -21,6 +24,11 @@ def test_json_lines():
 def test_table_shows_null_and_count():
     out = render(R, "table")
     assert "| NULL |" in out and out.rstrip().endswith("2 rows")
+
+
+def test_unknown_format_is_a_named_error_naming_the_choices():
+    with pytest.raises(UnknownFormat, match="'xml': use one of table, csv, json"):
+        render(R, "xml")
 
 
 def test_engine_message_is_one_line_without_java_class_names():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from ..errors import InvalidIdentifier
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -21,7 +23,8 @@ def identifier(name: str) -> str:
     parts = str(name).split(".")
     for p in parts:
         if not _IDENT.match(p):
-            raise ValueError(f"{name!r} is not a valid identifier (letters, digits, underscores)")
+            raise InvalidIdentifier(f"{name!r} is not a valid name: use only letters, digits and underscores, "
+                                    "not starting with a digit")
     return ".".join(f"`{p}`" for p in parts)
 
 

@@ -8,6 +8,7 @@ import decimal
 import io
 import json
 
+from ..errors import UnknownFormat
 from .connection import Result
 
 FORMATS = ("table", "csv", "json")
@@ -35,7 +36,7 @@ def render(result: Result, fmt: str = "table") -> str:
             for r in result.rows
         )
     if fmt != "table":
-        raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+        raise UnknownFormat(f"unknown output format {fmt!r}: use one of {', '.join(FORMATS)}")
     cells = [[("NULL" if v is None else str(_plain(v))) for v in r] for r in result.rows]
     widths = [len(c) for c in result.columns]
     for r in cells:
