@@ -88,7 +88,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--batch-size", type=int, default=32)
     args = ap.parse_args(argv)
 
-    from mi_warehouse.loaders.synth import generate
+    from mi_warehouse.synth import generate
     from mi_warehouse.models.demo import DEMO_CARD, DEMO_MODEL
     from mi_warehouse.udfs.model_card import parse_card
     from mi_warehouse.models.card import load_card

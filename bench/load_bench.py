@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--sample", type=int, default=5000, help="files for the in-process loops")
     args = ap.parse_args(argv)
 
-    from mi_warehouse.loaders.synth import generate
+    from mi_warehouse.synth import generate
 
     corpus = args.corpus or Path(tempfile.mkdtemp(prefix="mi-load-bench-"))
     if not args.corpus:

@@ -16,7 +16,7 @@ from pathlib import Path
 def main() -> int:
     import json
 
-    from mi_warehouse.loaders.synth import generate
+    from mi_warehouse.synth import generate
     from mi_warehouse.models.card import load_card
     from mi_warehouse.models.checks import sha256_file
     from mi_warehouse.models.demo import DEMO_CARD, DEMO_MODEL

@@ -215,7 +215,7 @@ def _hex_tags(tags) -> tuple[str, ...]:
 @click.option("--image-size", type=int, default=64, show_default=True)
 def synth_cmd(out: Path, patients: int, seed: int, image_size: int) -> None:
     """Write a synthetic DICOM corpus (no real patient data) and its labels.csv."""
-    from .loaders.synth import generate
+    from .synth import generate
 
     summary = generate(out, patients, seed=seed, image_size=image_size)
     mods = ", ".join(f"{k} {v}" for k, v in sorted(summary.modality_counts.items()))
@@ -323,9 +323,11 @@ def model_show_cmd(ctx, ref) -> None:
 @click.option("--providers", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",
               show_default=True)
 @click.option("--print-sql", is_flag=True, help="Print the HiveQL for Beeline/Hue on a cluster; run nothing.")
+@click.option("--lock-timeout", type=float, default=3600.0, show_default=True,
+              help="Seconds to wait for another inference with the same model version.")
 @click.pass_context
 @reports_errors
-def infer_cmd(ctx, model_ref, cohort, force, batch_size, providers, print_sql) -> None:
+def infer_cmd(ctx, model_ref, cohort, force, batch_size, providers, print_sql, lock_timeout) -> None:
     """Run a registered ONNX model over a cohort's images, as a Hive TRANSFORM, into predictions."""
     from .engine.connection import connect
     from .inference.run import print_sql as sql_for_cluster
@@ -338,7 +340,8 @@ def infer_cmd(ctx, model_ref, cohort, force, batch_size, providers, print_sql) -
             click.echo(sql_for_cluster(session, s, model_ref, cohort, force, batch_size), nl=False)
             return
         with Spinner(f"scoring with {model_ref}") as spin:
-            summary = run_inference(session, s, model_ref, cohort, force, batch_size, providers, log=spin.log)
+            summary = run_inference(session, s, model_ref, cohort, force, batch_size, providers, log=spin.log,
+                                    lock_timeout=lock_timeout)
     click.echo(f"run {summary.run_id}: {summary.input_rows} images in cohort, {summary.scored} scored "
                f"({summary.rows_ok} ok, {summary.rows_error} errors) on {summary.provider or '-'} in "
                f"{summary.seconds:.1f}s ({summary.rate:.0f} images/s)")

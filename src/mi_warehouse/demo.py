@@ -35,7 +35,7 @@ def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
     from .inference.run import run_inference
     from .loaders.labels import load_labels
     from .loaders.load import LoadOptions, run_load
-    from .loaders.synth import generate
+    from .synth import generate
     from .migrations.runner import Migrator
     from .models.demo import DEMO_CARD, DEMO_MODEL
     from .models.registry import register

@@ -75,3 +75,7 @@ class InvalidPrivateTag(MiWarehouseError, ValueError):
 
 class NoPredictions(MiWarehouseError):
     """The image has no predictions: check the SOP Instance UID, or score a cohort holding it with `infer`."""
+
+
+class ScriptUnreadable(MiWarehouseError):
+    """A SQL script file cannot be read as UTF-8 text."""

@@ -11,7 +11,7 @@ from mi_warehouse.config import load_settings
 from mi_warehouse.engine.connection import connect
 from mi_warehouse.inference.run import InferenceFailed, print_sql, run_inference
 from mi_warehouse.loaders.load import LoadOptions, run_load
-from mi_warehouse.loaders.synth import generate
+from mi_warehouse.synth import generate
 from mi_warehouse.migrations.runner import Migrator
 from mi_warehouse.models.registry import VersionConflict, register, require
 

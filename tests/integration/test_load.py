@@ -15,7 +15,7 @@ import pytest
 from mi_warehouse.config import load_settings
 from mi_warehouse.engine.connection import connect
 from mi_warehouse.loaders.load import LoadOptions, run_load
-from mi_warehouse.loaders.synth import generate
+from mi_warehouse.synth import generate
 from mi_warehouse.migrations.runner import Migrator
 from mi_warehouse.serde.hive_hash import bucket_id, bucket_id_from_file_name
 

@@ -30,8 +30,8 @@ from mi_warehouse.engine import metastore
 from mi_warehouse.engine.connection import connect
 from mi_warehouse.loaders.labels import load_labels
 from mi_warehouse.loaders.load import LoadOptions, run_load
-from mi_warehouse.loaders.storage import filesystem, join, write_parquet_atomic
-from mi_warehouse.loaders.synth import generate
+from mi_warehouse.runtime.storage import filesystem, join, write_parquet_atomic
+from mi_warehouse.synth import generate
 from mi_warehouse.migrations.runner import Migrator
 from mi_warehouse.reports import write_eval_report
 

@@ -18,7 +18,7 @@ import pytest
 from mi_warehouse.config import load_settings
 from mi_warehouse.engine.connection import connect
 from mi_warehouse.engine.server import EmbeddedServer, free_port
-from mi_warehouse.loaders.synth import generate
+from mi_warehouse.synth import generate
 from mi_warehouse.migrations.runner import Migrator
 
 from ..conftest import REPO

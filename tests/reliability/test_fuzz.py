@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from mi_warehouse.loaders.deid import Deidentifier
 from mi_warehouse.loaders.extract import extract
 from mi_warehouse.loaders.load import LoadOptions, run_load
-from mi_warehouse.loaders.synth import generate
+from mi_warehouse.synth import generate
 from mi_warehouse.migrations.runner import Migrator
 from mi_warehouse.serde import catalog as cat
 

@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from mi_warehouse.loaders.synth import generate
+from mi_warehouse.synth import generate
 from mi_warehouse.models.card import load_card
 from mi_warehouse.models.demo import DEMO_CARD, DEMO_MODEL
 from mi_warehouse.models.demo.dataset import load_chest_images, split_patients

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from mi_warehouse.config import load_settings
-from mi_warehouse.openlineage import Emitter
+from mi_warehouse.runtime.lineage import Emitter
 
 
 def events(path):

@@ -1,4 +1,4 @@
-"""Tests for the synthetic DICOM corpus generator (mi_warehouse.loaders.synth)."""
+"""Tests for the synthetic DICOM corpus generator (mi_warehouse.synth)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
-from mi_warehouse.loaders.synth import MAX_STORED, NAME_POOLS, generate, lung_mask
+from mi_warehouse.synth.corpus import MAX_STORED, NAME_POOLS, generate, lung_mask
 
 SIZE = 32
 CHEST = {"CR", "DX"}

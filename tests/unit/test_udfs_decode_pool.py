@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mi_warehouse.loaders.synth import generate
+from mi_warehouse.synth import generate
 from mi_warehouse.serde.transform_codec import decode_row
 from mi_warehouse.udfs.decode_pool import (WORKER_DIED, DecodeWorkerError, ProcessDecoder,
                                            ThreadDecoder, auto_processes, decode_batch,

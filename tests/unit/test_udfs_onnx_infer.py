@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mi_warehouse.loaders.synth import generate
+from mi_warehouse.synth import generate
 from mi_warehouse.serde.transform_codec import decode_row
 from mi_warehouse.udfs.model_card import parse_card
 from mi_warehouse.udfs.pipeline import EMBEDDING_COLUMN, OUTPUT_COLUMNS

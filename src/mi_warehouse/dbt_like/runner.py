@@ -18,7 +18,7 @@ from ..config import Settings
 from ..engine import literals as lit
 from ..engine.connection import Session
 from ..errors import MiWarehouseError, QueryFailed
-from ..openlineage import Emitter
+from ..runtime.lineage import Emitter
 from .compiler import compile_project
 from .manifest import Manifest
 from .materialize import ABSENT, UNKNOWN, Existing, needs_columns, parse_describe, plan, probe

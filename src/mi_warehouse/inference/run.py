@@ -20,10 +20,10 @@ from ..engine import literals as lit
 from ..engine import metastore
 from ..engine.connection import Session
 from ..errors import MiWarehouseError
-from ..loaders.storage import filesystem
-from ..migrations.lock import FileLock
+from ..runtime.storage import filesystem
+from ..runtime.locks import command_lock
 from ..models import registry
-from ..openlineage import Emitter
+from ..runtime.lineage import Emitter
 from .sql import InferPlan, cluster_preamble, cohort_relation, script_command
 
 RUN_COLUMNS = [("run_id", "STRING"), ("model_name", "STRING"), ("model_version", "STRING"),
@@ -91,13 +91,12 @@ def print_sql(session: Session, settings: Settings, model_ref: str, cohort: str,
 
 def run_inference(session: Session, settings: Settings, model_ref: str, cohort: str, force: bool = False,
                   batch_size: int = 32, providers: str = "auto",
-                  log: Callable[[str], None] = lambda m: None) -> InferSummary:
+                  log: Callable[[str], None] = lambda m: None, lock_timeout: float = 3600.0) -> InferSummary:
     model = registry.require(session, settings, model_ref)
     run_id = new_run_id()
     plan = build_plan(session, settings, model, cohort, run_id, force, batch_size, providers=providers)
-    lock_dir = (settings.local_storage_dir or settings.home / "locks") / "_locks"
-    lock = FileLock(lock_dir / f"{settings.database}.infer.{model.name}.{model.version}.lock", "infer")
-    lock.acquire(3600, on_wait=lambda h: log(f"waiting for another inference with this model ({h})"))
+    lock = command_lock(settings, f"infer.{model.name}.{model.version}", "infer")
+    lock.acquire(lock_timeout, on_wait=lambda h: log(f"waiting for another inference with this model ({h})"))
     cohort_ds = [plan.cohort.replace("`", "")] if not plan.cohort.startswith("(") else []
     with Emitter(settings).run(f"infer.{model.name}", run_id,
                                cohort_ds + [f"{settings.database}.dicom_metadata", f"{settings.database}.model_versions",

@@ -17,7 +17,7 @@ from ..config import Settings
 from ..engine import metastore
 from ..engine.connection import Session
 from ..errors import MiWarehouseError
-from .storage import filesystem, join, write_parquet_atomic
+from ..runtime.storage import filesystem, join, write_parquet_atomic
 
 SCHEMA = pa.schema([("sop_instance_uid", pa.string()), ("study_uid", pa.string()), ("label", pa.string()),
                     ("label_value", pa.int32()), ("source", pa.string()), ("loaded_at", pa.timestamp("us"))])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .storage import exists, filesystem, join, read_parquet, write_parquet_atomic
+from ..runtime.storage import exists, filesystem, join, read_parquet, write_parquet_atomic
 
 SCHEMA = pa.schema([
     ("path", pa.string()),

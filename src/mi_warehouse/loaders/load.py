@@ -28,13 +28,14 @@ from .. import __version__
 from ..config import Settings
 from ..engine import metastore
 from ..engine.connection import Session
-from ..migrations.lock import FileLock
-from ..openlineage import Emitter
+from ..errors import InvalidPrivateTag
+from ..runtime.locks import command_lock
+from ..runtime.lineage import Emitter
 from .deid import Deidentifier, load_key
 from .extract import Outcome, extract
 from .ledger import Ledger
 from .sources import SourceFile, iter_files, open_source
-from .storage import filesystem, join, write_parquet_atomic
+from ..runtime.storage import filesystem, join, write_parquet_atomic
 from .writer import BucketedWriter
 
 ERRORS_SCHEMA = pa.schema([
@@ -70,6 +71,16 @@ class LoadOptions:
     private_allow: tuple[str, ...] = ()  # private tags (8 hex digits) kept in header_json
     engine: str = "local"  # local: a process pool here; spark: extraction as a Spark job
     spark_master: str | None = None  # e.g. local[4], yarn; None: what spark-submit set, else local[*]
+
+
+def private_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """The `--private-allow` tags, each checked to be 8 hex digits (GGGGEEEE)."""
+    tags = tuple(tags)
+    for t in tags:
+        if len(t) != 8 or any(c not in "0123456789abcdefABCDEF" for c in t):
+            raise InvalidPrivateTag(f"--private-allow {t!r} is not a tag of 8 hex digits: write it as GGGGEEEE, "
+                                    "e.g. 00091001")
+    return tags
 
 
 @dataclass
@@ -181,8 +192,7 @@ def run_load(session: Session, settings: Settings, sources: list[str], options: 
     locations_tbl = metastore.describe(session, f"{phi_db}.image_locations")
     db_location = table.location.rsplit("/", 1)[0]
 
-    lock_dir = (settings.local_storage_dir or settings.home / "locks") / "_locks"
-    lock = FileLock(lock_dir / f"{db}.load.lock", "load")
+    lock = command_lock(settings, "load", "load")
     lock.acquire(options.lock_timeout, on_wait=lambda h: log(f"waiting for another load to finish ({h})"))
     run_id = new_run_id()
     inputs = [source_dataset(src) for src in sources]

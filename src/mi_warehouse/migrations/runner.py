@@ -17,7 +17,7 @@ from ..config import Settings
 from ..engine.connection import Result, Session
 from ..errors import ChecksumDrift, MigrationFailed, QueryFailed
 from .history import Entry, History
-from .lock import FileLock
+from ..runtime.locks import FileLock, command_lock
 from .scripts import Script, discover, render, template_context
 
 APPLIED, PENDING, FAILED, DRIFTED, CHANGED = "applied", "pending", "failed", "drifted", "changed"
@@ -104,8 +104,7 @@ class Migrator:
 
     # --- writing ----------------------------------------------------------------
     def lock(self) -> FileLock:
-        base = self.settings.local_storage_dir or (self.settings.home / "locks")
-        return FileLock(base / "_locks" / f"{self.settings.database}.migrations.lock", "apply")
+        return command_lock(self.settings, "migrations", "apply")
 
     def apply(self, repair: bool = False, lock_timeout: float = 30.0) -> list[PlanItem]:
         """Apply what is pending; return the items that ran (or were repaired)."""

@@ -19,7 +19,7 @@ from ..config import Settings
 from ..engine import literals as lit
 from ..engine.connection import Session
 from ..errors import MiWarehouseError
-from ..loaders.storage import filesystem, join
+from ..runtime.storage import filesystem, join
 from .card import ModelCard, load_card
 from .checks import inspect_model
 

@@ -32,7 +32,7 @@ class ChestImages:
 
 
 def load_chest_images(corpus: Path, card: ModelCard) -> ChestImages:
-    """Read every labelled chest CR/DX image of a ``loaders.synth`` corpus through the card's
+    """Read every labelled chest CR/DX image of a ``synth`` corpus through the card's
     preprocessing; the label is 1 where ``labels.csv`` says the card's positive label."""
     corpus = Path(corpus)
     with open(corpus / "labels.csv", newline="", encoding="utf-8") as fh:

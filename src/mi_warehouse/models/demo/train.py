@@ -3,7 +3,7 @@
     python -m mi_warehouse.models.demo.train [--patients 1000] [--seed 7] [--epochs 40] [--out DIR]
 
 Needs the optional ``train`` extra (torch, CPU is enough); nothing else in the package
-imports this module or torch.  Steps: generate a synthetic corpus (``loaders.synth``) in a
+imports this module or torch.  Steps: generate a synthetic corpus (``synth``) in a
 temporary directory; preprocess its chest CR/DX images exactly as the card says
 (``training_prep``); split by patient 70/15/15; train a small residual CNN (bottleneck
 blocks, global average pooling, a 64-wide embedding, softmax over normal/finding), keeping
@@ -238,7 +238,7 @@ def main(argv=None) -> None:
     np.random.seed(args.seed)
     base = ModelCard.from_dict(BASE_CARD, "BASE_CARD")
     with tempfile.TemporaryDirectory(prefix="miw_demo_corpus_") as tmp:
-        from mi_warehouse.loaders.synth import generate
+        from mi_warehouse.synth import generate
 
         generate(Path(tmp), args.patients, seed=args.corpus_seed, image_size=base.input.height)
         data = load_chest_images(Path(tmp), base)
@@ -259,7 +259,7 @@ def main(argv=None) -> None:
                              base.decision_threshold)}
     card = dataclasses.replace(base, metrics=metrics, training=dataclasses.replace(
         base.training,
-        cohort=f"synthetic chest CR/DX radiographs from mi_warehouse.loaders.synth.generate("
+        cohort=f"synthetic chest CR/DX radiographs from mi_warehouse.synth.generate("
                f"patients={args.patients}, seed={args.corpus_seed}, image_size={base.input.height})"
                f"; ~35% carry a finding",
         run=f"python -m mi_warehouse.models.demo.train --patients {args.patients} "

@@ -15,9 +15,9 @@ import datetime as dt
 import uuid
 from typing import Iterator
 
-from . import __version__
-from .config import Settings
-from .errors import ConfigError
+from .. import __version__
+from ..config import Settings
+from ..errors import ConfigError
 
 PRODUCER = f"https://github.com/mi-warehouse/mi-warehouse/tree/{__version__}"
 JOB_NAMESPACE = "mi-warehouse"
