@@ -1,5 +1,7 @@
 """The `mi-warehouse` command: a thin layer over the library. Each command loads the settings,
-makes one library call, and reports a `MiWarehouseError` as one line on stderr (exit status 1)."""
+makes one library call and prints the result. `reports_errors` is the one place that decides how
+a failure reaches the user: a `MiWarehouseError` as one line on stderr (exit status 1), anything
+else as one line naming the exception (exit status 2; MIW_DEBUG=1 shows the traceback)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import functools
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -20,16 +23,36 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.find_root().obj["settings_factory"]()
 
 
+def _one_line(e: BaseException) -> str:
+    text = str(e) or (type(e).__doc__ or "").strip()
+    return " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(e).__name__
+
+
 def reports_errors(f):
-    """Turn library errors into one clean line for the user."""
+    """Every command's error policy: a named error is one line saying what to do (exit status 1);
+    any other exception is a bug, one line naming its type (exit status 2). With MIW_DEBUG=1 the
+    traceback is printed first. Click's own exits and usage errors pass through unchanged."""
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
+        debug = os.environ.get("MIW_DEBUG", "") not in ("", "0")
         try:
             return f(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except MiWarehouseError as e:
-            raise click.ClickException(str(e)) from None
+            if debug:
+                traceback.print_exc()
+            raise click.ClickException(_one_line(e)) from None
+        except Exception as e:  # noqa: BLE001 - the one place unexpected errors become a line
+            if debug:
+                traceback.print_exc()
+            err = click.ClickException(f"{type(e).__name__}: {_one_line(e)}"
+                                       + ("" if debug else " (run with MIW_DEBUG=1 for the traceback)"))
+            err.exit_code = 2
+            raise err from None
 
+    wrapper.reports_errors = True  # copied onto click's callback; tests check every command has it
     return wrapper
 
 
@@ -48,10 +71,7 @@ def main(ctx: click.Context, project_dir: Path | None) -> None:
 
     def factory() -> Settings:
         if "s" not in cache:
-            try:
-                cache["s"] = load_settings(project_dir)
-            except MiWarehouseError as e:
-                raise click.ClickException(str(e)) from None
+            cache["s"] = load_settings(project_dir)  # a ConfigError reaches the command's reports_errors
         return cache["s"]
 
     ctx.obj = {"settings_factory": factory}
@@ -61,6 +81,7 @@ def main(ctx: click.Context, project_dir: Path | None) -> None:
 @main.command("config")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
+@reports_errors
 def config_cmd(ctx, as_json: bool) -> None:
     """Print the effective settings (secrets are never shown)."""
     d = _settings(ctx).public_dict()
@@ -121,6 +142,7 @@ def server_status(ctx) -> None:
 @server_grp.command("logs")
 @click.option("-n", "--lines", type=int, default=50, show_default=True)
 @click.pass_context
+@reports_errors
 def server_logs(ctx, lines: int) -> None:
     """Print the end of the server's log."""
     from .engine.server import EmbeddedServer
@@ -130,7 +152,9 @@ def server_logs(ctx, lines: int) -> None:
 
 # --- apply ------------------------------------------------------------------------
 @main.command("apply")
-@click.option("--dry-run", is_flag=True, help="Print the rendered HiveQL that would run; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Print every script rendered for the engine; connects to nothing.")
+@click.option("--engine", type=click.Choice(["hive", "spark"]), default=None,
+              help="The engine to render for (default: [hive] engine; --dry-run: auto is spark on a loopback URL).")
 @click.option("--status", "show_status", is_flag=True, help="List applied, pending, failed and drifted scripts.")
 @click.option("--repair", is_flag=True, help="Accept the new checksum of edited, already-applied scripts.")
 @click.option("--lock-timeout", type=float, default=30.0, show_default=True,
@@ -139,18 +163,22 @@ def server_logs(ctx, lines: int) -> None:
               default=None, help="Migrations directory (default: sql/migrations).")
 @click.pass_context
 @reports_errors
-def apply_cmd(ctx, dry_run: bool, show_status: bool, repair: bool, lock_timeout: float,
+def apply_cmd(ctx, dry_run: bool, engine: str | None, show_status: bool, repair: bool, lock_timeout: float,
               directory: Path | None) -> None:
     """Apply versioned (V*) and repeatable (R__*) HiveQL migrations in order."""
+    from dataclasses import replace
+
     from .engine.connection import connect
-    from .migrations.runner import Migrator
+    from .migrations.runner import Migrator, preview
 
     s = _settings(ctx)
-    with connect(s) as session:
+    if dry_run:
+        from .engine.target import Target
+
+        click.echo(preview(s, Target.offline(s, engine, "apply --dry-run"), directory))
+        return
+    with connect(replace(s, engine=engine or s.engine)) as session:
         m = Migrator(session, s, directory, log=_info)
-        if dry_run:
-            click.echo(m.dry_run())
-            return
         if show_status:
             from .engine.output import render
 
@@ -183,12 +211,13 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, 
     """Load DICOM headers from SOURCES (directories, globs, file:// hdfs:// s3:// URIs)."""
     from .engine.connection import connect
     from .loaders.load import LoadOptions, run_load
+    from .loaders.private_tags import private_tags
     from .progress import LoadProgress
 
     s = _settings(ctx)
     opts = LoadOptions(workers=workers, batch_rows=batch_rows, deid=(deid == "on"),
                        keep_phi_map=keep_phi_map, bulk_limit=bulk_limit, engine=engine, spark_master=spark_master,
-                       private_allow=_hex_tags(private_allow))
+                       private_allow=private_tags(private_allow))
     with connect(s) as session, LoadProgress() as bar:
         summary = run_load(session, s, list(sources), opts, progress=bar.update, log=bar.log)
     click.echo(
@@ -201,18 +230,12 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, 
                    + f" (details: SELECT * FROM {s.database}.load_errors WHERE run_id = '{summary.run_id}')")
 
 
-def _hex_tags(tags) -> tuple[str, ...]:
-    for t in tags:
-        if len(t) != 8 or any(c not in "0123456789abcdefABCDEF" for c in t):
-            raise click.BadParameter(f"{t!r} is not a tag of 8 hex digits (GGGGEEEE)", param_hint="--private-allow")
-    return tuple(tags)
-
-
 @main.command("synth")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--patients", type=int, default=50, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--image-size", type=int, default=64, show_default=True)
+@reports_errors
 def synth_cmd(out: Path, patients: int, seed: int, image_size: int) -> None:
     """Write a synthetic DICOM corpus (no real patient data) and its labels.csv."""
     from .synth import generate
@@ -245,6 +268,7 @@ def labels_load_cmd(ctx, csv_file: Path, source: str | None) -> None:
 
 
 @main.command("catalog")
+@reports_errors
 def catalog_cmd() -> None:
     """Print the column catalog of dicom_metadata (DICOM keyword, tag, Hive type) as Markdown."""
     from .serde.catalog import markdown_table
@@ -354,40 +378,25 @@ def infer_cmd(ctx, model_ref, cohort, force, batch_size, providers, print_sql, l
 def lineage_cmd(ctx, sop_instance_uid) -> None:
     """Print, for one image, every prediction with its run, model version, checksum and training cohort."""
     from .engine.connection import connect
-    from .inference.lineage import lineage
+    from .inference.lineage import checked_lineage
 
     s = _settings(ctx)
     with connect(s) as session:
-        rows = lineage(session, s, sop_instance_uid).dicts()
-    if not rows:
-        raise click.ClickException(f"no predictions for image {sop_instance_uid}")
+        rows = checked_lineage(session, s, sop_instance_uid)
     click.echo(f"image {sop_instance_uid}  [{rows[0]['image_partition']}]")
     for r in rows:
         p = r["probability"]
         click.echo(f"  prediction  {r['predicted_label']} p={p:.4f} ({r['status']}) at {r['predicted_at']}"
                    if p is not None else f"  prediction  ({r['status']}) at {r['predicted_at']}")
-        parts = json.loads(r["partitions_read"] or "[]")
         click.echo(f"    run       {r['run_id']} on {r['provider']}, cohort {r['run_cohort']}, "
-                   f"{len(parts)} source partition(s) read")
-        check = "" if r["model_sha256"] == r["registry_sha256"] else "  (MISMATCH with the registry)"
+                   f"{len(r['partitions'])} source partition(s) read")
+        check = "" if r["checksum_matches"] else "  (MISMATCH with the registry)"
         click.echo(f"    model     {r['model_name']}:{r['model_version']} sha256 {r['model_sha256']}{check}"
                    + (f", parent {r['parent_version']}" if r["parent_version"] else ""))
         click.echo(f"    trained   on cohort {r['training_cohort']} (run {r['training_run']})")
 
 
 # --- dbt_like: compile / run / test -------------------------------------------------
-def _vars(text: str | None) -> dict:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as e:
-        raise click.BadParameter(f"--vars is not JSON: {e}") from None
-    if not isinstance(value, dict):
-        raise click.BadParameter("--vars must be a JSON object")
-    return value
-
-
 _select = click.option("-s", "--select", "select", multiple=True,
                        help="Models: NAME, +NAME (with ancestors), NAME+ (descendants), tag:X. Repeatable.")
 _vars_opt = click.option("--vars", "vars_json", default=None, help='Template variables as JSON: \'{"min_age": 18}\'')
@@ -397,7 +406,8 @@ _vars_opt = click.option("--vars", "vars_json", default=None, help='Template var
 @_select
 @_vars_opt
 @click.option("--engine", type=click.Choice(["hive", "spark"]), default=None,
-              help="Compile for this engine without connecting (default: ask the server).")
+              help="Compile for this engine (default: [hive] engine; auto is spark on a loopback URL). "
+                   "Never connects.")
 @click.option("--check-hive", is_flag=True, help="Also parse every statement with Hive's own parser.")
 @click.pass_context
 @reports_errors
@@ -405,17 +415,12 @@ def compile_cmd(ctx, select, vars_json, engine, check_hive) -> None:
     """Write plain HiveQL to target/compiled/ and the lineage graph to target/manifest.json."""
     from .dbt_like.compiler import compile_project
     from .dbt_like.project import load_project
-    from .dbt_like.relation import Target
+    from .dbt_like.variables import parse_vars
+    from .engine.target import Target
 
     s = _settings(ctx)
-    if engine:
-        target = Target.from_settings(s, engine)
-    else:
-        from .engine.connection import connect
-
-        with connect(s) as session:
-            target = Target.from_settings(s, session.info.name, session.info.version)
-    manifest = compile_project(load_project(s.sql_dir, s), target, list(select) or None, _vars(vars_json),
+    target = Target.offline(s, engine, "compile")
+    manifest = compile_project(load_project(s.sql_dir, s), target, list(select) or None, parse_vars(vars_json),
                                target_dir=s.project_dir / "target")
     click.echo(f"compiled {len(manifest.selected)} model(s) and {len(manifest.selected_tests)} test(s) "
                f"for {target.engine} into {s.project_dir / 'target'}")
@@ -439,11 +444,12 @@ def compile_cmd(ctx, select, vars_json, engine, check_hive) -> None:
 def run_cmd(ctx, select, vars_json, full_refresh) -> None:
     """Materialise the models of sql/models in DAG order."""
     from .dbt_like.runner import run_models
+    from .dbt_like.variables import parse_vars
     from .engine.connection import connect
 
-    s = _settings(ctx)
+    s, variables = _settings(ctx), parse_vars(vars_json)
     with connect(s) as session:
-        summary = run_models(session, s, list(select) or None, _vars(vars_json), full_refresh, log=_info)
+        summary = run_models(session, s, list(select) or None, variables, full_refresh, log=_info)
     click.echo(f"run {summary.run_id}: {summary.count('success')} ok, {summary.count('error')} failed, "
                f"{summary.count('skipped')} skipped")
     for r in summary.results:
@@ -461,11 +467,12 @@ def run_cmd(ctx, select, vars_json, full_refresh) -> None:
 def test_cmd(ctx, select, vars_json) -> None:
     """Run the schema tests (schema.yml) and SQL tests (sql/tests/)."""
     from .dbt_like.runner import test_models
+    from .dbt_like.variables import parse_vars
     from .engine.connection import connect
 
-    s = _settings(ctx)
+    s, variables = _settings(ctx), parse_vars(vars_json)
     with connect(s) as session:
-        summary = test_models(session, s, list(select) or None, _vars(vars_json), log=_info)
+        summary = test_models(session, s, list(select) or None, variables, log=_info)
     click.echo(f"{summary.count('pass')} passed, {summary.count('fail') + summary.count('error')} failed")
     if not summary.ok:
         ctx.exit(1)
@@ -508,21 +515,15 @@ def sql_cmd(ctx, query: str | None, file: Path | None, fmt: str) -> None:
     """Run HiveQL and print the results."""
     from .engine.connection import connect
     from .engine.output import render
-    from .engine.splitter import split_statements
-    from .errors import QueryFailed
+    from .engine.script import Script
 
     if bool(query) == bool(file):
         raise click.UsageError("give a QUERY or -f FILE (one of them)")
-    source = str(file) if file else "<query>"
-    statements = split_statements(file.read_text() if file else query, source)
+    script = Script.read(file) if file else Script.parse(query)
     with connect(_settings(ctx)) as session:
-        for st in statements:
-            try:
-                result = session.execute(st.sql)
-            except QueryFailed as e:
-                raise QueryFailed(f"{source}: statement {st.number} (line {st.line}): {e}") from None
-            if result.columns and (result.rows or fmt != "table" or len(statements) == 1):
-                click.echo(render(result, fmt), nl=False)
+        for done in script.run(session):
+            if done.worth_showing(fmt):
+                click.echo(render(done.result, fmt), nl=False)
 
 
 @main.command("beeline", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

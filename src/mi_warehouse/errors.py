@@ -79,3 +79,7 @@ class NoPredictions(MiWarehouseError):
 
 class ScriptUnreadable(MiWarehouseError):
     """A SQL script file cannot be read as UTF-8 text."""
+
+
+class BeelineMissing(MiWarehouseError):
+    """The bundled Beeline script is not where the pyspark wheel (or SPARK_HOME) should put it."""

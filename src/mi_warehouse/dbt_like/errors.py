@@ -35,3 +35,7 @@ class SelectorError(MiWarehouseError):
 
 class MaterializationError(MiWarehouseError):
     """A model's config cannot be materialised safely (e.g. insert_overwrite without partition_by)."""
+
+
+class BadVars(MiWarehouseError):
+    """`--vars` is not a JSON object."""

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from ..config import Settings
+from ..errors import BeelineMissing
 from .server import java_executable, spark_home
 
 
@@ -22,7 +23,11 @@ def jdbc_url(settings: Settings) -> str:
 def command(settings: Settings, args: list[str]) -> tuple[list[str], dict[str, str]]:
     """The Beeline command line and environment; the password travels in the environment only."""
     home = spark_home()
-    cmd = [str(home / "bin" / "beeline"), "-u", jdbc_url(settings)]
+    beeline = home / "bin" / "beeline"
+    if not beeline.is_file():
+        raise BeelineMissing(f"no Beeline at {beeline}: set SPARK_HOME to a Spark with bin/beeline, or reinstall "
+                             "the pyspark wheel (pip install --force-reinstall 'pyspark>=4.3,<4.4')")
+    cmd = [str(beeline), "-u", jdbc_url(settings)]
     if settings.username:
         cmd += ["-n", settings.username]
     env = dict(os.environ)

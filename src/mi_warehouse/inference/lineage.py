@@ -3,9 +3,12 @@ training cohort -> the source partitions the run read."""
 
 from __future__ import annotations
 
+import json
+
 from ..config import Settings
 from ..engine import literals as lit
 from ..engine.connection import Result, Session
+from ..errors import NoPredictions
 
 
 def lineage(session: Session, settings: Settings, sop_instance_uid: str) -> Result:
@@ -23,3 +26,16 @@ LEFT JOIN {db}.model_versions mv ON mv.name = p.model_name AND mv.version = p.mo
 LEFT JOIN {db}.dicom_metadata m ON m.sop_instance_uid = p.sop_instance_uid
 WHERE p.sop_instance_uid = {lit.string(sop_instance_uid)}
 ORDER BY p.model_name, p.model_version, p.predicted_at""")
+
+
+def checked_lineage(session: Session, settings: Settings, sop_instance_uid: str) -> list[dict]:
+    """The rows of `lineage()`, each with `checksum_matches` (the model file the run used is the
+    registered one) and `partitions` (the source partitions the run read, as a list)."""
+    rows = lineage(session, settings, sop_instance_uid).dicts()
+    if not rows:
+        raise NoPredictions(f"no predictions for image {sop_instance_uid}: check the SOP Instance UID, "
+                            f"or score a cohort that holds it with `mi-warehouse infer`")
+    for r in rows:
+        r["checksum_matches"] = r["model_sha256"] == r["registry_sha256"]
+        r["partitions"] = json.loads(r["partitions_read"] or "[]")
+    return rows
