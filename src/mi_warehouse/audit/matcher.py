@@ -1,0 +1,111 @@
+"""Where a text holds an identifier: the kinds found in one string value, with their counts.
+
+Checked in every string: the identifiers (whole words or phrases, any case), the real file
+paths, the patient's original dates in any spelling, and identifier patterns: telephone numbers,
+e-mail addresses and runs of 7 or more digits (an MRN) that are not part of a UID, not a date
+and not a number held in a numeric column of the same rows. A UID (all digits and dots), a value
+of VR UI and a hex pseudonym are never findings; dates and times (DA, DT, TM) are checked
+against the original dates only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from collections import Counter
+
+from .dates import DATE_RE, dates_in
+from .identifiers import UID_RE, WORD_RE, Identifiers
+
+PHONE_RE = re.compile(r"(?<![\w.+])(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)[ -]?|\d{2,4}[ -])\d{3,4}[ -]\d{3,4}"
+                      r"(?!\w|\.\d)")
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+DIGITS_RE = re.compile(r"(?<![^\W_]|\.)\d{7,}(?![^\W_]|\.\d)")
+PATH_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:/)?/[^\s\"'<>|,;*?]+")
+TEMPORAL_VRS = frozenset({"DA", "DT", "TM"})
+
+
+class Matcher:
+    def __init__(self, ids: Identifiers):
+        self.ids = ids
+
+    def kinds(self, text: str, vr: str | None = None, patient_key: str | None = None,
+              numbers: frozenset[str] = frozenset()) -> Counter:
+        """The kinds of identifier in `text` (a value of VR `vr`, in a row of `patient_key`)."""
+        found: Counter = Counter()
+        if not text or vr == "UI" or UID_RE.match(text):
+            return found
+        dates = self.ids.dates_for(patient_key)
+        if dates:
+            for d in dates_in(text):
+                if d in dates:
+                    found[dates[d]] += 1
+        if vr in TEMPORAL_VRS:
+            return found
+        self._identifiers(text, found)
+        self._patterns(text, found, numbers)
+        return found
+
+    def binary(self, b64: str, patient_key: str | None = None) -> Counter:
+        """The kinds in an InlineBinary value (an attribute kept as bytes, VR UN or OB)."""
+        try:
+            raw = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            return Counter()
+        found: Counter = Counter()
+        for text in {raw.decode("latin-1"), raw.decode("utf-8", "replace")}:
+            text = text.replace("\x00", " ")
+            part = Counter()
+            self._identifiers(text, part)
+            dates = self.ids.dates_for(patient_key)
+            part.update(dates[d] for d in dates_in(text) if d in dates)
+            part.update("e-mail pattern" for _ in EMAIL_RE.finditer(text))
+            found |= part
+        return found
+
+    def _identifiers(self, text: str, found: Counter) -> None:
+        folded = text.casefold()
+        words, phrases = self.ids.words, self.ids.phrases
+        for m in WORD_RE.finditer(folded):
+            w = m.group()
+            kind = words.get(w)
+            if kind:
+                found[kind] += 1
+            for value, kind in phrases.get(w, ()):
+                end = m.start() + len(value)
+                if folded.startswith(value, m.start()) and not (end < len(folded) and WORD_RE.match(folded[end])):
+                    found[kind] += 1
+        if self.ids.paths and "/" in text:
+            for m in PATH_RE.finditer(text):
+                kind = self.ids.paths.get(_path(m.group()))
+                if kind:
+                    found[kind] += 1
+
+    def _patterns(self, text: str, found: Counter, numbers: frozenset[str]) -> None:
+        for _ in EMAIL_RE.finditer(text):
+            found["e-mail pattern"] += 1
+        for _ in PHONE_RE.finditer(text):
+            found["phone pattern"] += 1
+        for m in DIGITS_RE.finditer(text):
+            run = m.group()
+            if run in numbers or run in self.ids.words or _is_date(run):
+                continue
+            found["digit-run pattern (MRN-like)"] += 1
+
+
+def _path(text: str) -> str:
+    text = text.rstrip(".:)]}")
+    return text[len("file://"):] if text.startswith("file://") else (text[5:] if text.startswith("file:/") else text)
+
+
+def _is_date(run: str) -> bool:
+    m = DATE_RE.fullmatch(run)
+    if not m or m.group("c") is None:
+        return False
+    try:
+        dt.date(int(m.group("c")), int(m.group("cm")), int(m.group("cd")))
+        return True
+    except ValueError:
+        return False
