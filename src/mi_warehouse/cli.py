@@ -235,11 +235,19 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, 
 @click.option("--patients", type=int, default=50, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--image-size", type=int, default=64, show_default=True)
+@click.option("--hostile", is_flag=True,
+              help="Instead: a corpus with each patient's identifiers planted everywhere (tests the audit).")
 @reports_errors
-def synth_cmd(out: Path, patients: int, seed: int, image_size: int) -> None:
+def synth_cmd(out: Path, patients: int, seed: int, image_size: int, hostile: bool) -> None:
     """Write a synthetic DICOM corpus (no real patient data) and its labels.csv."""
     from .synth import generate
 
+    if hostile:
+        from .synth.hostile import generate_hostile
+
+        planted = generate_hostile(out, max(patients, 2), seed=seed)
+        click.echo(f"{len(planted.files)} hostile files for {len(planted.patients)} patients in {out}")
+        return
     summary = generate(out, patients, seed=seed, image_size=image_size)
     mods = ", ".join(f"{k} {v}" for k, v in sorted(summary.modality_counts.items()))
     click.echo(f"{summary.files_written} files for {summary.patients} patients ({mods}); "
@@ -265,6 +273,34 @@ def labels_load_cmd(ctx, csv_file: Path, source: str | None) -> None:
     with connect(s) as session:
         n = load_labels(session, s, csv_file, source)
     click.echo(f"loaded {n} labels from {csv_file}")
+
+
+@main.group("audit")
+def audit_grp() -> None:
+    """Audits of what the warehouse holds."""
+
+
+@audit_grp.command("phi")
+@click.option("--sources", "sources", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="Original DICOM directory whose identifiers to look for too. Repeatable.")
+@click.option("--no-phi-db", is_flag=True, help="Do not read identifiers from the PHI database.")
+@click.pass_context
+@reports_errors
+def audit_phi_cmd(ctx, sources, no_phi_db) -> None:
+    """Scan every file of the core database for patient identifiers; exit status 1 on any finding."""
+    from .audit.phi import scan
+    from .engine.connection import Result
+    from .engine.output import render
+
+    s = _settings(ctx)
+    findings = scan(s, list(sources), use_phi_database=not no_phi_db, log=_info)
+    if not findings:
+        click.echo(f"no identifiers found in {s.database} ({s.storage_path}/{s.database})")
+        return
+    click.echo(render(Result(["table", "file", "column", "tag", "kind", "count"],
+                             [(f.table, f.file, f.column, f.tag, f.kind, f.count) for f in findings])), nl=False)
+    click.echo(f"{len(findings)} finding(s) in {s.database}: do not let these data leave the hospital")
+    ctx.exit(1)
 
 
 @main.command("catalog")
