@@ -18,6 +18,7 @@ from .errors import ConfigError
 CONFIG_FILE = "mi-warehouse.toml"
 AUTH_MODES = ("NONE", "NOSASL", "LDAP", "KERBEROS", "CUSTOM")
 BUCKETING_VERSIONS = (1, 2)
+ENGINE_SETTINGS = ("auto", "hive", "spark")  # the rows of engine/dialects.py, and auto
 
 # (toml section, key) -> (attribute, environment variable, type)
 _SETTINGS = {
@@ -25,6 +26,7 @@ _SETTINGS = {
     ("hive", "auth"): ("auth", "MIW_HIVE_AUTH", str),
     ("hive", "username"): ("username", "MIW_HIVE_USER", str),
     ("hive", "kerberos_service_name"): ("kerberos_service_name", "MIW_KERBEROS_SERVICE", str),
+    ("hive", "engine"): ("engine", "MIW_ENGINE", str),
     ("databases", "core"): ("database", "MIW_DATABASE", str),
     ("databases", "phi"): ("phi_database", "MIW_PHI_DATABASE", str),
     ("storage", "root"): ("storage_root", "MIW_STORAGE_ROOT", str),
@@ -50,6 +52,7 @@ class Settings:
     username: str = ""
     password: str = field(default="", repr=False)
     kerberos_service_name: str = "hive"
+    engine: str = "auto"  # auto (detect when connected), hive or spark
     database: str = "mi"
     phi_database: str = "mi_phi"
     storage_root: str = ""  # default: file://<home>/data
@@ -190,10 +193,12 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError(f"auth {s.auth!r} is not one of {', '.join(AUTH_MODES)}")
     if s.bucketing_version not in BUCKETING_VERSIONS:
         raise ConfigError(f"bucketing_version must be 1 or 2, got {s.bucketing_version}")
+    if s.engine.lower() not in ENGINE_SETTINGS:
+        raise ConfigError(f"engine {s.engine!r} is not one of {', '.join(ENGINE_SETTINGS)}")
     if s.buckets < 1:
         raise ConfigError(f"buckets must be at least 1, got {s.buckets}")
     for name in ("database", "phi_database"):
         value = getattr(s, name)
         if not value.replace("_", "").isalnum():
             raise ConfigError(f"database name {value!r} must be letters, digits and underscores")
-    return replace(s, auth=auth)
+    return replace(s, auth=auth, engine=s.engine.lower())

@@ -29,7 +29,7 @@ def test_fresh_apply_then_reapply_is_a_no_op(session, cli, env_for):
     m = Migrator(session, session.settings)
     done = m.apply()
     assert [i.script.name for i in done] == ["V0001__create_core_tables.sql", "V0002__restrict_phi_database.sql",
-                                            "V0003__run_results.sql"]
+                                            "V0003__run_results.sql", "V0004__deid_key_fingerprint_and_file_refs.sql"]
     assert tables(session, db) == CORE_TABLES
     assert "patient_map" in tables(session, session.settings.phi_database)
     ddl = session.execute(f"SHOW CREATE TABLE {db}.dicom_metadata").scalar()
@@ -37,7 +37,7 @@ def test_fresh_apply_then_reapply_is_a_no_op(session, cli, env_for):
     assert "CLUSTERED BY (patient_key)" in ddl and "SORTED BY (patient_key, study_uid)" in ddl
     assert "'bucketing_version' = '1'" in ddl
     rows = history(session, db)
-    assert [r[1] for r in rows] == ["started", "succeeded"] * 3
+    assert [r[1] for r in rows] == ["started", "succeeded"] * 4
     assert Migrator(session, session.settings).apply() == []
     assert history(session, db) == rows
     assert {i.state for i in Migrator(session, session.settings).plan()} == {"applied"}
@@ -48,7 +48,7 @@ def test_cli_apply_status_and_dry_run_touch_nothing(session, cli, env_for):
     full = env_for(MIW_DATABASE=env_db, MIW_PHI_DATABASE=session.settings.phi_database)
     r = cli(["apply", "--dry-run"], full)
     assert r.returncode == 0, r.stderr
-    assert "-- V0001__create_core_tables.sql (pending, 11 statements)" in r.stdout
+    assert "-- V0001__create_core_tables.sql (11 statements)" in r.stdout
     assert f"CREATE EXTERNAL TABLE IF NOT EXISTS {env_db}.dicom_metadata" in r.stdout
     assert not session.database_exists(env_db)  # dry run created nothing
     r = cli(["apply", "--status"], full)

@@ -67,3 +67,12 @@ def test_project_dir_found_upwards(tmp_path, monkeypatch):
     monkeypatch.delenv("MIW_BUCKETS", raising=False)
     s = load_settings()
     assert s.project_dir == tmp_path and s.buckets == 2
+
+
+def test_engine_setting_from_file_then_environment(tmp_path):
+    assert load_settings(tmp_path, env={}).engine == "auto"
+    write(tmp_path, '[hive]\nengine = "Hive"\n')
+    assert load_settings(tmp_path, env={}).engine == "hive"
+    assert load_settings(tmp_path, env={"MIW_ENGINE": "spark"}).engine == "spark"
+    with pytest.raises(ConfigError, match="engine 'presto' is not one of auto, hive, spark"):
+        load_settings(tmp_path, env={"MIW_ENGINE": "presto"})

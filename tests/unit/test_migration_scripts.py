@@ -2,6 +2,7 @@ import pytest
 
 from mi_warehouse.config import load_settings
 from mi_warehouse.errors import MigrationFileError
+from mi_warehouse.engine.target import Target
 from mi_warehouse.migrations.scripts import discover, render, template_context
 
 from ..conftest import REPO
@@ -38,10 +39,10 @@ def test_render_names_file_and_line_of_undefined_variable(tmp_path):
 def test_hive_only_statements_vanish_on_spark():
     s = load_settings(REPO, env={})
     scripts = discover(REPO / "sql" / "migrations")
-    render(scripts, template_context(s, "spark", "4.3.0"))
+    render(scripts, template_context(s, Target.from_settings(s, "spark", "4.3.0")))
     phi = next(x for x in scripts if "phi" in x.name)
     assert phi.statements == []
-    render(scripts, template_context(s, "hive", "4.0.1"))
+    render(scripts, template_context(s, Target.from_settings(s, "hive", "4.0.1")))
     assert any("GRANT SELECT" in st.sql for st in phi.statements)
     core = scripts[0]
     ddl = next(st.sql for st in core.statements if "dicom_metadata" in st.sql)

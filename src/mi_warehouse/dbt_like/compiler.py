@@ -8,6 +8,7 @@ writes `<target_dir>/compiled/<model>.sql` (one SELECT, ending in `;`, ready for
 `<target_dir>/compiled/tests/<test>.sql` and `<target_dir>/manifest.json`. `target_dir` defaults to
 `<project root>/target`. `table_exists(relation) -> bool` is asked only for selected incremental
 models when not `full_refresh`; the default answers False, so compile alone never needs a server.
+Given settings, the engine is `Target.offline()`'s: `[hive] engine`, or spark for an embedded URL.
 The runner passes its own lookup (and a `Target` with the detected engine) so `is_incremental()`
 matches what `materialize.plan()` will do.
 """
@@ -37,7 +38,7 @@ def compile_project(project: Project, target: Settings | Target, select: str | S
                     full_refresh: bool = False, target_dir: Path | str | None = None) -> Manifest:
     """Parse, order, select and render; write compiled files and the manifest; return the manifest."""
     if isinstance(target, Settings):
-        target = Target.from_settings(target)
+        target = Target.offline(target, command="compile")
     out_dir = Path(target_dir) if target_dir is not None else project.root / "target"
     parsed = parse_project(project, target, vars)
     graph = Graph({n: p.refs for n, p in parsed.models.items()},

@@ -18,7 +18,8 @@ Rules:
 
 Dynamic-partition inserts need partition columns last: the SELECT is wrapped to reorder its
 columns when needed. On Hive a query starting with WITH cannot be wrapped (CTEs are not allowed in
-subqueries), so such a model must list its partition columns last itself.
+subqueries), so such a model must list its partition columns last itself. What differs between the
+engines (probes, dynamic-partition settings, CTEs in subqueries) comes from engine/dialects.py.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from ..engine import dialects
 from ..engine import literals as lit
 from ..engine.splitter import split_statements
 from ..errors import SqlSplitError
@@ -86,7 +88,7 @@ def needs_columns(config: ModelConfig) -> bool:
 def probe(model: str, select_sql: str, relation: Relation, engine: str) -> Probe:
     """Statements that describe the SELECT's output columns without running it."""
     body = select_body(model, select_sql)
-    if engine == "spark":
+    if dialects.get(engine).probe_with_describe_query:
         return Probe((), f"DESCRIBE QUERY {body}", ())
     view = relation.with_suffix(PROBE_SUFFIX)
     return Probe((f"DROP VIEW IF EXISTS {view}", f"CREATE VIEW {view} AS\n{body}"),
@@ -188,10 +190,7 @@ def _split(model: str, config: ModelConfig, cols: list[tuple[str, str]]):
 
 
 def _dynamic_partition_settings(engine: str, overwrite: bool) -> list[str]:
-    out = ["SET hive.exec.dynamic.partition=true", "SET hive.exec.dynamic.partition.mode=nonstrict"]
-    if engine == "spark" and overwrite:
-        out.insert(0, "SET spark.sql.sources.partitionOverwriteMode=dynamic")
-    return out
+    return dialects.get(engine).dynamic_partition_settings(overwrite)
 
 
 def _q(name: str) -> str:
@@ -203,7 +202,7 @@ def _ordered_select(model: str, body: str, engine: str, select_cols: list[tuple[
     """`body` as is when its columns are already in `wanted` order, else wrapped to reorder them."""
     if [c.lower() for c, _ in select_cols] == [w.lower() for w in wanted]:
         return body
-    if engine == "hive" and _WITH.match(body):
+    if not dialects.get(engine).wraps_cte_in_subquery and _WITH.match(body):
         raise MaterializationError(
             f"{model}: on Hive a query starting with WITH cannot be reordered; list the columns as "
             f"{', '.join(wanted)} (partition columns last)")

@@ -1,14 +1,15 @@
-"""Relations (database-qualified table or view names) and the target the project compiles for."""
+"""Relations (database-qualified table or view names). `Target`, what the project compiles for,
+is the one of engine/target.py that migrations render with too."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from ..config import Settings
 from ..engine import literals as lit
+from ..engine.dialects import ENGINES
+from ..engine.target import Target
 
-ENGINES = ("hive", "spark")
+__all__ = ["ENGINES", "Relation", "Target"]
 
 
 @dataclass(frozen=True)
@@ -36,35 +37,3 @@ class Relation:
 
     def __str__(self) -> str:
         return self.quoted
-
-
-@dataclass(frozen=True)
-class Target:
-    """What the project compiles for: the engine and the two databases.
-
-    `compile` needs no connection, so the engine defaults to "hive"; the runner passes the
-    engine it detected (`Session.engine`) so that templates branching on `target.engine` match.
-    """
-
-    database: str
-    phi_database: str
-    engine: str = "hive"
-    version: str = ""
-
-    def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-
-    @classmethod
-    def from_settings(cls, settings: Settings, engine: str = "hive", version: str = "") -> "Target":
-        return cls(settings.database, settings.phi_database, engine, version)
-
-    @property
-    def major(self) -> int:
-        m = re.match(r"\d+", self.version or "")
-        return int(m.group(0)) if m else 0
-
-    def as_dict(self) -> dict:
-        """`target` as templates see it."""
-        return {"engine": self.engine, "version": self.version, "major": self.major,
-                "database": self.database, "phi_database": self.phi_database}

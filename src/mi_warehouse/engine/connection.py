@@ -1,8 +1,10 @@
 """The connection layer: pyhive sessions and a SQLAlchemy engine from the same settings.
 
 Everything that talks to HiveServer2 goes through `connect()`. It knows which engine answers
-(Spark Thrift Server or Apache Hive, and its version) so templates can branch on `target.engine`,
-and it works around PyHive's failure on result sets that Spark 3.5+ returns without columns.
+(Spark Thrift Server or Apache Hive, and its version; `Session.info.dialect` is its row of
+`dialects.py`), checks it against the `[hive] engine` setting, and works around PyHive's failure
+on result sets that Spark 3.5+ returns without columns. `sqlalchemy_engine()` gives SQLAlchemy
+the same connections through the `hive+mi://` dialect (sqlalchemy_dialect.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
-from ..errors import QueryFailed, ServerUnavailable
+from ..errors import ConfigError, QueryFailed, ServerUnavailable
+from . import dialects
+from .dialects import Dialect
+
+
+class EngineMismatch(ConfigError):
+    """The server is not the engine the `[hive] engine` setting names."""
 
 
 @dataclass(frozen=True)
@@ -26,8 +34,16 @@ class EngineInfo:
 
     @property
     def major(self) -> int:
-        m = re.match(r"(\d+)", self.version)
-        return int(m.group(1)) if m else 0
+        return dialects.major(self.version)
+
+    @property
+    def dialect(self) -> Dialect:
+        return dialects.get(self.name)
+
+    @property
+    def label(self) -> str:
+        """"spark 4.3.0": what history and run_results rows record."""
+        return f"{self.name} {self.version}"
 
 
 @dataclass
@@ -112,9 +128,9 @@ class Session:
     def table_exists(self, database: str, table: str) -> bool:
         if not self.database_exists(database):
             return False
-        rows = self.execute(f"SHOW TABLES IN `{database}` LIKE '{table}'").rows
-        # Spark returns (namespace, tableName, isTemporary); Hive returns (tab_name)
-        return any(table.lower() in [str(c).lower() for c in r] for r in rows)
+        res = self.execute(f"SHOW TABLES IN `{database}` LIKE '{table}'")
+        names = self.info.dialect.names_from_show("TABLES", res.columns, res.rows)
+        return table.lower() in (n.lower() for n in names)
 
     def database_exists(self, database: str) -> bool:
         rows = self.execute(f"SHOW DATABASES LIKE '{database}'").rows
@@ -147,6 +163,23 @@ def _hive_module():
 
 def _Cursor(conn):
     return _cursor_class()(conn)
+
+
+@functools.lru_cache(maxsize=None)
+def _connection_class():
+    """A pyhive connection whose cursors are the tolerant ones (for SQLAlchemy too)."""
+    hive = _hive_module()
+
+    class TolerantConnection(hive.Connection):
+        def cursor(self, *args, **kwargs):
+            return _cursor_class()(self, *args, **kwargs)
+
+    return TolerantConnection
+
+
+def open_dbapi_connection(**kwargs):
+    """A DB-API connection (pyhive's, with tolerant cursors) from pyhive.hive.connect() arguments."""
+    return _connection_class()(**kwargs)
 
 
 @functools.lru_cache(maxsize=None)
@@ -192,7 +225,6 @@ def _cursor_class():
 
 def connect(settings: Settings, database: str | None = None, timeout: float | None = None) -> Session:
     """Open a session against the configured HiveServer2."""
-    hive = _hive_module()
     kwargs: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -208,13 +240,19 @@ def connect(settings: Settings, database: str | None = None, timeout: float | No
         kwargs["kerberos_service_name"] = settings.kerberos_service_name
     _check_reachable(settings, timeout or 5.0)
     try:
-        conn = hive.connect(**kwargs)
+        conn = open_dbapi_connection(**kwargs)
     except Exception as e:
         raise ServerUnavailable(
             f"cannot open a HiveServer2 session at {settings.host}:{settings.port} "
             f"(auth {settings.auth}): {engine_message(e)}"
         ) from None
-    return Session(settings, conn, _detect_engine(conn))
+    info = detect_engine(conn)
+    if settings.engine != dialects.AUTO and settings.engine != info.name:
+        conn.close()
+        raise EngineMismatch(
+            f"[hive] engine is {settings.engine!r} but the server at {settings.host}:{settings.port} is "
+            f"{info.dbms_name} {info.version}: set [hive] engine (MIW_ENGINE) to {info.name!r} or 'auto'")
+    return Session(settings, conn, info)
 
 
 def _check_reachable(settings: Settings, timeout: float) -> None:
@@ -228,7 +266,7 @@ def _check_reachable(settings: Settings, timeout: float) -> None:
         ) from None
 
 
-def _detect_engine(conn) -> EngineInfo:
+def detect_engine(conn) -> EngineInfo:
     """Ask the server what it is (thrift GetInfo), as JDBC's DatabaseMetaData does."""
     from TCLIService import ttypes
 
@@ -241,9 +279,8 @@ def _detect_engine(conn) -> EngineInfo:
 
     dbms = info(ttypes.TGetInfoType.CLI_DBMS_NAME)
     version = info(ttypes.TGetInfoType.CLI_DBMS_VER)
-    name = "spark" if "spark" in dbms.lower() else "hive"
-    m = re.match(r"\d+(\.\d+)*", version.strip())
-    return EngineInfo(name=name, version=m.group(0) if m else "unknown", dbms_name=dbms or "unknown")
+    return EngineInfo(name=dialects.from_dbms_name(dbms).name, version=dialects.parse_version(version) or "unknown",
+                      dbms_name=dbms or "unknown")
 
 
 def wait_until_answering(settings: Settings, timeout: float, alive=lambda: True) -> EngineInfo:
@@ -264,8 +301,13 @@ def wait_until_answering(settings: Settings, timeout: float, alive=lambda: True)
 
 
 def sqlalchemy_engine(settings: Settings, database: str | None = None):
-    """A SQLAlchemy `hive://` engine built from the same settings as `connect()`."""
+    """A SQLAlchemy engine (`hive+mi://`, the dialect that lists real table names on both engines)
+    built from the same settings as `connect()`."""
     from sqlalchemy import create_engine
+
+    from .sqlalchemy_dialect import URL_SCHEME, register
+
+    register()
 
     db = database or settings.url_database
     user = f"{settings.username}@" if settings.username else ""
@@ -275,5 +317,5 @@ def sqlalchemy_engine(settings: Settings, database: str | None = None):
     if settings.auth == "KERBEROS":
         connect_args["kerberos_service_name"] = settings.kerberos_service_name
     return create_engine(
-        f"hive://{user}{settings.host}:{settings.port}/{db}", connect_args=connect_args
+        f"{URL_SCHEME}://{user}{settings.host}:{settings.port}/{db}", connect_args=connect_args
     )

@@ -67,6 +67,7 @@ def add_partitions(session: Session, table: str, location: str, specs: list[tupl
 
 
 def refresh(session: Session, table: str) -> None:
-    """Spark caches file listings: make it see files written beside it. Hive lists on each query."""
-    if session.info.name == "spark":
-        session.execute(f"REFRESH TABLE {lit.identifier(table)}")
+    """Make the engine see files written beside it (Spark caches file listings; Hive needs nothing)."""
+    stmt = session.info.dialect.refresh_statement(lit.identifier(table))
+    if stmt:
+        session.execute(stmt)

@@ -135,6 +135,8 @@ def script_command(python: str, model_file: str, sha256: str, card_file: str, na
 
 def cluster_preamble(model_uri: str, card_uri: str, engine: str) -> list[str]:
     """ADD FILE lines and the settings a cluster needs, as a commented script header."""
+    from ..engine import dialects  # the queue lines differ by engine
+
     return [
         "-- Ship the model and its card to the worker nodes (they land in the task's working directory).",
         f"ADD FILE {model_uri};",
@@ -144,8 +146,6 @@ def cluster_preamble(model_uri: str, card_uri: str, engine: str) -> list[str]:
         "-- Route the TRANSFORM to GPU nodes:",
         "--   Hive on Tez/YARN: a queue whose capacity is on the 'gpu' node label",
         "--     (yarn.scheduler.capacity.root.gpu.accessible-node-labels=gpu, default-node-label-expression=gpu)",
-        "SET tez.queue.name=gpu;" if engine == "hive" else "-- Spark: start the Thrift Server with GPU "
-        "executors (spark.executor.resource.gpu.amount=1 and a discovery script) or a GPU resource profile;",
-        "SET mapreduce.job.queuename=gpu;" if engine == "hive" else "-- SQL cannot request GPUs per query.",
+        *dialects.get(engine).queue_preamble,
         "SET hive.exec.dynamic.partition.mode=nonstrict;",
     ]

@@ -1,8 +1,9 @@
 """Plan and apply migrations: pending, applied, failed and drifted scripts, and the apply loop.
 
-`plan()` and `dry_run()` only read. `apply()` holds the file lock, appends a history row per
-attempt, resumes a failed script after the last statement that succeeded when the statements
-before it are unchanged, and stops at the first failing statement with its file, number and line.
+`plan()` only reads; `preview()` (`apply --dry-run`) renders every script for the configured engine
+without a server. `apply()` holds the file lock, appends a history row per attempt, resumes a
+failed script after the last statement that succeeded when the statements before it are
+unchanged, and stops at the first failing statement with its file, number and line.
 """
 
 from __future__ import annotations
@@ -15,12 +16,25 @@ from typing import Callable
 
 from ..config import Settings
 from ..engine.connection import Result, Session
+from ..engine.target import Target
 from ..errors import ChecksumDrift, MigrationFailed, QueryFailed
 from .history import Entry, History
 from ..runtime.locks import FileLock, command_lock
-from .scripts import Script, discover, render, template_context
+from .scripts import Script, listing, load
 
 APPLIED, PENDING, FAILED, DRIFTED, CHANGED = "applied", "pending", "failed", "drifted", "changed"
+
+
+def preview(settings: Settings, target: Target, directory: Path | None = None) -> str:
+    """`apply --dry-run`: every script rendered for `target`, statement by statement. It opens no
+    connection, so it cannot tell what is applied already (`apply --status` does)."""
+    scripts = load(directory or settings.sql_dir / "migrations", settings, target)
+    engine = f"{target.engine} {target.version}".rstrip()
+    out = [f"-- {len(scripts)} script(s) rendered for {engine}; `mi-warehouse apply --status` shows which are pending"]
+    for s in scripts:
+        out.append(f"-- {s.name} ({len(s.statements)} statements)")
+        out += listing(s)
+    return "\n".join(out)
 
 
 @dataclass
@@ -43,9 +57,8 @@ class Migrator:
         self.directory = directory or settings.sql_dir / "migrations"
         self.history = History(session, settings)
         self.log = log
-        self.scripts = discover(self.directory)
-        info = session.info
-        render(self.scripts, template_context(settings, info.name, info.version))
+        self.scripts = load(self.directory, settings, Target.from_settings(settings, session.info.name,
+                                                                            session.info.version))
 
     # --- read-only ------------------------------------------------------------
     def plan(self) -> list[PlanItem]:
@@ -72,21 +85,6 @@ class Migrator:
         if reached > 1 and last.done_checksum and s.prefix_checksum(reached - 1) == last.done_checksum:
             resume = reached
         return PlanItem(s, FAILED, last, resume_at=resume)
-
-    def dry_run(self) -> str:
-        """The rendered HiveQL that `apply` would run now, statement by statement."""
-        out = []
-        for item in self.plan():
-            if item.state == DRIFTED:
-                out.append(f"-- {item.script.name}: DRIFTED (applied with another checksum): refused")
-            if not item.to_run:
-                continue
-            out.append(f"-- {item.script.name} ({item.state}, {len(item.script.statements)} statements"
-                       + (f", resuming at statement {item.resume_at}" if item.resume_at > 1 else "")
-                       + ")")
-            for st in item.script.statements[item.resume_at - 1:]:
-                out.append(f"-- statement {st.number}, line {st.line}\n{st.sql};")
-        return "\n".join(out) if out else "-- nothing to apply"
 
     def status_table(self) -> Result:
         rows = []
@@ -165,5 +163,5 @@ class Migrator:
             kind=s.kind, template_checksum=s.template_checksum, rendered_checksum=s.rendered_checksum,
             status=status, statements_total=len(s.statements), statement_reached=reached,
             done_checksum=s.prefix_checksum(done), error=error, execution_ms=ms,
-            engine=f"{self.session.info.name} {self.session.info.version}",
+            engine=self.session.info.label,
         )

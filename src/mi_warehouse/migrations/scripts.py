@@ -2,7 +2,8 @@
 
 Versioned scripts are `V<version>__<description>.sql` (version digits, `.` or `_` between parts:
 `V0001`, `V2_1`); repeatable ones are `R__<description>.sql`. Scripts are Jinja templates rendered
-with the settings and the detected engine (`target.engine` is "hive" or "spark").
+with the settings and `target` (engine/target.py, the one models render with too: `target.engine`
+is "hive" or "spark", detected from the server, or from the settings for `apply --dry-run`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import jinja2
 
 from ..config import Settings
 from ..engine.splitter import Statement, split_statements
+from ..engine.target import Target
 from ..errors import MigrationFileError, SqlSplitError
 
 _VERSIONED = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<desc>[A-Za-z0-9_\-]+)\.sql$")
@@ -83,7 +85,7 @@ def discover(directory: Path) -> list[Script]:
     return sorted(scripts, key=lambda s: s.sort_key)
 
 
-def template_context(settings: Settings, engine: str, engine_version: str) -> dict:
+def template_context(settings: Settings, target: Target) -> dict:
     return {
         "db": settings.database,
         "phi_db": settings.phi_database,
@@ -91,9 +93,20 @@ def template_context(settings: Settings, engine: str, engine_version: str) -> di
         "model_store": settings.model_store,
         "buckets": settings.buckets,
         "bucketing_version": settings.bucketing_version,
-        "target": {"engine": engine, "version": engine_version,
-                   "major": int(re.match(r"\d*", engine_version).group(0) or 0)},
+        "target": target.as_dict(),
     }
+
+
+def load(directory: Path, settings: Settings, target: Target) -> list[Script]:
+    """The scripts of `directory`, in order, rendered for `target` and split into statements."""
+    scripts = discover(directory)
+    render(scripts, template_context(settings, target))
+    return scripts
+
+
+def listing(script: Script, first: int = 1) -> list[str]:
+    """The script's statements from number `first`, each after a comment with its number and line."""
+    return [f"-- statement {st.number}, line {st.line}\n{st.sql};" for st in script.statements[first - 1:]]
 
 
 def render(scripts: list[Script], context: dict) -> None:

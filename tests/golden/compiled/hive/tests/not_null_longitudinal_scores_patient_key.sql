@@ -1,0 +1,4 @@
+-- test not_null_longitudinal_scores_patient_key (not_null, from models/longitudinal/schema.yml): passes when this returns no rows
+SELECT *
+FROM `mi`.`longitudinal_scores`
+WHERE `patient_key` IS NULL;

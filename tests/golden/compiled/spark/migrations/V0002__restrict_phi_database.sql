@@ -1,0 +1,1 @@
+-- V0002__restrict_phi_database.sql for spark

@@ -1,0 +1,45 @@
+-- dataset_profile: table mi.dataset_profile, from models/splits/dataset_profile.sql, compiled for spark
+SELECT
+  split,
+  count(DISTINCT patient_key) AS n_patients,
+  count(DISTINCT study_uid) AS n_studies,
+  count(*) AS n_images,
+  sum(CASE WHEN label_value IS NOT NULL THEN 1 ELSE 0 END) AS n_labelled,
+  sum(CASE WHEN label_value = 1 THEN 1 ELSE 0 END) AS n_positive,
+  sum(CASE WHEN label_value = 0 THEN 1 ELSE 0 END) AS n_negative,
+  (CAST(sum(CASE WHEN label_value = 1 THEN 1 ELSE 0 END) AS DOUBLE) / NULLIF(CAST(sum(CASE WHEN label_value IS NOT NULL THEN 1 ELSE 0 END) AS DOUBLE), CAST(0 AS DOUBLE))) AS prevalence,
+  min(image_rows) AS min_rows,
+  max(image_rows) AS max_rows,
+  avg(image_rows) AS mean_rows,
+  min(image_columns) AS min_columns,
+  max(image_columns) AS max_columns,
+  avg(image_columns) AS mean_columns,
+  concat_ws(',', sort_array(collect_set(modality))) AS modalities,
+  count(DISTINCT institution_key) AS n_sites,
+  concat_ws(',', sort_array(collect_set(institution_key))) AS sites,
+  count(DISTINCT manufacturer) AS n_manufacturers,
+  concat_ws(',', sort_array(collect_set(manufacturer))) AS manufacturers
+FROM (
+  SELECT s.split, m.patient_key, m.study_uid, m.`rows` AS image_rows, m.`columns` AS image_columns,
+         m.modality, m.institution_key, m.manufacturer, l.label_value
+  FROM `mi`.`dicom_metadata` m
+  JOIN `mi`.`patient_split` s ON s.patient_key = m.patient_key
+  LEFT JOIN (
+    SELECT sop_instance_uid, max(label_value) AS label_value
+    FROM `mi`.`labels`
+    WHERE label_value IN (0, 1)
+    GROUP BY sop_instance_uid
+  ) l ON l.sop_instance_uid = m.sop_instance_uid
+  UNION ALL
+  SELECT 'all' AS split, m.patient_key, m.study_uid, m.`rows`, m.`columns`,
+         m.modality, m.institution_key, m.manufacturer, l.label_value
+  FROM `mi`.`dicom_metadata` m
+  LEFT JOIN (
+    SELECT sop_instance_uid, max(label_value) AS label_value
+    FROM `mi`.`labels`
+    WHERE label_value IN (0, 1)
+    GROUP BY sop_instance_uid
+  ) l ON l.sop_instance_uid = m.sop_instance_uid
+  WHERE m.patient_key IS NOT NULL
+) x
+GROUP BY split;

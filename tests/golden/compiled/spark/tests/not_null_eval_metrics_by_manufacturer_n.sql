@@ -1,0 +1,4 @@
+-- test not_null_eval_metrics_by_manufacturer_n (not_null, from models/evaluation/schema.yml): passes when this returns no rows
+SELECT *
+FROM `mi`.`eval_metrics_by_manufacturer`
+WHERE `n` IS NULL;

@@ -1,0 +1,5 @@
+-- test relationships_longitudinal_scores_patient_key__patient_split_patient_key (relationships, from models/longitudinal/schema.yml): passes when this returns no rows
+SELECT mi_child.`patient_key`
+FROM `mi`.`longitudinal_scores` mi_child
+LEFT JOIN `mi`.`patient_split` mi_parent ON mi_child.`patient_key` = mi_parent.`patient_key`
+WHERE mi_child.`patient_key` IS NOT NULL AND mi_parent.`patient_key` IS NULL;
