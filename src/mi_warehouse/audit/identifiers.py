@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -202,14 +203,16 @@ def from_sources(ids: Identifiers, directory: str | Path) -> Identifiers:
         raise AuditSourceMissing(f"--sources {directory}: no such directory")
     read = 0
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-        except Exception:  # not DICOM, or too broken to read: nothing to collect
-            continue
-        if "PatientID" not in ds and "SOPInstanceUID" not in ds:
-            continue
-        read += 1
-        _add_dataset(ids, ds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid values are what we look for, not noise to print
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            except Exception:  # not DICOM, or too broken to read: nothing to collect
+                continue
+            if "PatientID" not in ds and "SOPInstanceUID" not in ds:
+                continue
+            read += 1
+            _add_dataset(ids, ds)
         ids.add_path(str(path.resolve()))
         for part in path_components(str(path.relative_to(root))):
             ids.add(part, "path component")
