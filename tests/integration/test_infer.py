@@ -16,7 +16,7 @@ from mi_warehouse.migrations.runner import Migrator
 from mi_warehouse.models.registry import VersionConflict, register, require
 
 from ..conftest import REPO
-from ..unit.test_udfs_support import card_dict, write_model
+from ..unit.udfs_builders import card_dict, write_model
 
 
 @pytest.fixture(scope="module")

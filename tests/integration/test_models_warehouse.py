@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+import sklearn.metrics as sk  # scikit-learn is declared in the test extra
 
 from mi_warehouse.config import load_settings
 from mi_warehouse.dbt_like.errors import UnsafeVariable
@@ -36,8 +37,6 @@ from mi_warehouse.migrations.runner import Migrator
 from mi_warehouse.reports import write_eval_report
 
 from ..conftest import REPO
-
-sk = pytest.importorskip("sklearn.metrics")
 
 Z = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 TOL = 1e-9

@@ -163,7 +163,7 @@ def test_server_killed_during_an_inference_fails_clearly_and_a_rerun_completes(o
     from mi_warehouse.loaders.load import LoadOptions, run_load
     from mi_warehouse.models.registry import register
 
-    from ..unit.test_udfs_support import card_dict, write_model
+    from ..unit.udfs_builders import card_dict, write_model
 
     env, settings, server = own_server
     generate(tmp_path / "d", patients=150, seed=31, image_size=32)

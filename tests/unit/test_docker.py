@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,7 +21,9 @@ def test_compose_file_validates_offline():
     services = subprocess.run(["docker-compose", "-f", str(REPO / "docker" / "compose.yaml"), "--profile", "gpu",
                                "config", "--services"], capture_output=True, text=True).stdout.split()
     assert {"metastore-db", "metastore", "hiveserver2", "storage", "hiveserver2-gpu"} <= set(services)
-    assert "capabilities:\n            - gpu" in r.stdout or "- gpu" in r.stdout
+    gpu = yaml.safe_load(r.stdout)["services"]["hiveserver2-gpu"]  # r: the config of the gpu profile
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert any("gpu" in d["capabilities"] and d.get("driver") == "nvidia" for d in devices), devices
 
 
 def test_worker_healthcheck_scores_an_image_with_the_demo_model():

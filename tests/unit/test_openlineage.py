@@ -27,9 +27,23 @@ def test_start_complete_and_fail_with_datasets(tmp_path):
     ev = events(out)
     assert [e["eventType"] for e in ev] == ["START", "COMPLETE", "START", "FAIL"]
     assert ev[0]["run"]["runId"] == ev[1]["run"]["runId"] != ev[2]["run"]["runId"]
-    assert ev[0]["job"] == {"namespace": "mi-warehouse", "name": "infer.m", "facets": {}} or \
-        ev[0]["job"]["name"] == "infer.m"
+    assert (ev[0]["job"]["namespace"], ev[0]["job"]["name"]) == ("mi-warehouse", "infer.m")
     assert {(d["namespace"], d["name"]) for d in ev[0]["inputs"]} == {
         ("hive://127.0.0.1:10000", "mi.cohort"), ("file://host", "/data/dicom")}
     assert ev[1]["outputs"][0]["name"] == "mi.predictions"
     assert ev[3]["run"]["facets"]["errorMessage"]["message"] == "server went away"
+
+
+def test_an_endpoint_that_is_down_is_a_warning_not_a_failure(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    em = Emitter(load_settings(tmp_path, env={"MIW_OPENLINEAGE_URL": f"http://127.0.0.1:{port}"}))
+    ran = []
+    with em.run("load", "run-3", [], ["mi.dicom_metadata"]) as run:
+        ran.append(True)
+    assert ran == [True]
+    assert [w.split(" event")[0] for w in run.warnings] == ["OpenLineage START", "OpenLineage COMPLETE"]
+    assert all(f"127.0.0.1:{port}" in w and "\n" not in w for w in run.warnings)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sklearn.metrics as sk  # scikit-learn is declared in the test extra
 
 from mi_warehouse.config import load_settings
 from mi_warehouse.engine.connection import Result
@@ -136,7 +137,6 @@ def test_unknown_split_and_missing_evaluation(settings, tmp_path):
 
 
 def test_roc_curve_area_is_the_rank_sum_auc_with_ties():
-    sk = pytest.importorskip("sklearn.metrics")
     rng = np.random.default_rng(3)
     for _ in range(20):
         y = rng.integers(0, 2, 40)

@@ -1,4 +1,5 @@
-"""Model card loader and score interpretation of the ONNX TRANSFORM script."""
+"""The model card as the ONNX TRANSFORM script sees it (a bad card is a SetupError), and score
+interpretation. The card's validation rules themselves are tested once, in test_models_card.py."""
 
 from __future__ import annotations
 
@@ -7,53 +8,41 @@ import json
 import numpy as np
 import pytest
 
+from mi_warehouse.models.card import ModelCard
 from mi_warehouse.udfs.errors import SetupError, one_line
-from mi_warehouse.udfs.model_card import load_card, parse_card
 from mi_warehouse.udfs.model_file import read_verified_model
+from mi_warehouse.udfs.onnx_infer import load_script_card
 from mi_warehouse.udfs.scoring import decide, label_scores
 
-from .test_udfs_support import CARD, card_dict
+from .udfs_builders import CARD, card_dict
 
 
-def test_full_card_parses():
+def parse_card(data: dict) -> ModelCard:
+    return ModelCard.from_dict(data, "card.json")
+
+
+def test_registry_json_card_loads_in_the_script(tmp_path):
+    path = tmp_path / "card.json"
     card = parse_card(CARD)
-    assert card.labels == ("normal", "finding") and card.positive_index == 1
-    assert card.input.height == 64 and card.input.layout == "NCHW"
-    assert card.output.kind == "softmax" and card.embedding_output == "embedding"
-    prep = card.preprocessing
-    assert prep.window_center is None and prep.percentile == (1.0, 99.0)
-    assert prep.mean == (0.5,) and prep.std == (0.25,)
+    path.write_text(card.to_json(), encoding="utf-8")  # what the registry ships as card.json
+    assert load_script_card(str(path)) == card
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"labels": ["only"]}, "labels"),
-    ({"positive_label": "other"}, "positive_label"),
-    ({"decision_threshold": 1.5}, "decision_threshold"),
-    ({"output": {"name": "p", "kind": "relu"}}, "output.kind"),
-    ({"input": {"name": "image", "channels": 2, "height": 8, "width": 8}}, "channels"),
-    ({"input": {"name": "image", "height": 0, "width": 8}}, "height"),
-    ({"preprocessing": {"scaling": "magic"}}, "scaling"),
-    ({"preprocessing": {"window": {"center": 40, "width": None}}}, "both"),
-    ({"preprocessing": {"percentile": [99, 1]}}, "percentile"),
-    ({"preprocessing": {"normalisation": {"mean": 0.5, "std": 0}}}, "std"),
-    ({"preprocessing": {"resize": "lanczos"}}, "resize"),
-    ({"name": ""}, "name"),
+@pytest.mark.parametrize("content, message", [
+    (None, "missing.json: cannot read model card"),
+    ("{not json", "bad.json: not valid JSON (line 1"),
+    (json.dumps(card_dict(labels=["only"])), "bad.json: labels: must be a list of at least 2"),
+    (json.dumps(card_dict(preprocessing={"scaling": "magic"})),
+     "bad.json: preprocessing.scaling: must be one of window, percentile"),
+    (json.dumps([1, 2]), "bad.json: card: must be a mapping"),
 ])
-def test_bad_cards_are_setup_errors(changes, message):
-    with pytest.raises(SetupError, match=message):
-        parse_card(card_dict(**changes))
-
-
-def test_load_card_errors_name_the_file(tmp_path):
-    with pytest.raises(SetupError, match="cannot read model card"):
-        load_card(tmp_path / "missing.json")
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json", encoding="utf-8")
-    with pytest.raises(SetupError, match="bad.json is not valid JSON"):
-        load_card(bad)
-    ok = tmp_path / "ok.json"
-    ok.write_text(json.dumps(card_dict(version=3)), encoding="utf-8")
-    assert load_card(ok).version == "3"
+def test_a_bad_card_is_a_one_line_setup_error_naming_the_file(tmp_path, content, message):
+    path = tmp_path / ("missing.json" if content is None else "bad.json")
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(SetupError) as exc:
+        load_script_card(str(path))
+    assert message in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_read_verified_model(tmp_path):

@@ -13,19 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mi_warehouse.synth import generate
+from mi_warehouse.models.card import EMBEDDING_COLUMN, OUTPUT_COLUMNS, ModelCard
 from mi_warehouse.serde.transform_codec import decode_row
+from mi_warehouse.synth import generate
 from mi_warehouse.udfs.decode_pool import (WORKER_DIED, DecodeWorkerError, ProcessDecoder,
                                            ThreadDecoder, auto_processes, decode_batch,
                                            usable_cpus)
 from mi_warehouse.udfs.errors import ImageError, SetupError
-from mi_warehouse.udfs.model_card import parse_card
 from mi_warehouse.udfs.onnx_infer import parse_args
-from mi_warehouse.udfs.pipeline import EMBEDDING_COLUMN, OUTPUT_COLUMNS, PipelineConfig, run_pipeline
+from mi_warehouse.udfs.pipeline import PipelineConfig, run_pipeline
 from mi_warehouse.udfs.providers import ProviderChoice
 from mi_warehouse.udfs.runner import OnnxRunner
 
-from .test_udfs_support import CARD, model_bytes
+from .udfs_builders import CARD, model_bytes
 
 TYPES = [t for _, t in OUTPUT_COLUMNS]
 CPU = ProviderChoice([("CPUExecutionProvider", {})], "cpu")
@@ -61,8 +61,8 @@ class FakeRunner:
 def run(lines, runner=None, card=None, decode=value_decode, **cfg) -> tuple[str, object]:
     out = io.StringIO()
     config = PipelineConfig(model_name="m", model_version="1", **cfg)
-    stats = run_pipeline(lines, out, runner or FakeRunner(), card or parse_card(CARD), config,
-                         decode=decode)
+    stats = run_pipeline(lines, out, runner or FakeRunner(), card or ModelCard.from_dict(CARD),
+                         config, decode=decode)
     return out.getvalue(), stats
 
 
@@ -124,7 +124,7 @@ def dicom_rows(tmp_path_factory) -> list[str]:
 
 
 def test_real_images_and_model_give_bit_identical_output(dicom_rows):
-    card = parse_card(CARD)
+    card = ModelCard.from_dict(CARD)
     runner = OnnxRunner(model_bytes(), card, CPU, batch_size=8, embeddings=True)
     outputs = [run(dicom_rows, runner=runner, card=card, decode=None, batch_size=8,
                    embeddings=True, **kw)[0]
@@ -218,7 +218,7 @@ def test_decode_batch_stacks_the_good_images_and_never_raises():
 
 
 def test_thread_decoder_matches_decode_batch():
-    decoder = ThreadDecoder(parse_card(CARD), 2, value_decode)
+    decoder = ThreadDecoder(ModelCard.from_dict(CARD), 2, value_decode)
     try:
         items = [("img://0.5", 1, None), ("bad://q", 0, None)]
         decoded = decoder.result(decoder.submit(items), items)

@@ -12,13 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mi_warehouse.synth import generate
+from mi_warehouse.models.card import EMBEDDING_COLUMN, OUTPUT_COLUMNS, ModelCard
 from mi_warehouse.serde.transform_codec import decode_row
-from mi_warehouse.udfs.model_card import parse_card
-from mi_warehouse.udfs.pipeline import EMBEDDING_COLUMN, OUTPUT_COLUMNS
+from mi_warehouse.synth import generate
 from mi_warehouse.udfs.preprocess import load_tensor
 
-from .test_udfs_support import CARD, card_dict, write_model
+from .udfs_builders import CARD, card_dict, write_model
 
 TYPES = [t for _, t in OUTPUT_COLUMNS]
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -91,7 +90,7 @@ def test_probability_matches_the_preprocessed_image(model, corpus):
     proc = infer(model, stdin_of([(sop, uri)]))
     row = decode_row(proc.stdout.decode(), TYPES)
     # tiny model: p(finding) = softmax([m, -m])[1] with m the mean of the input tensor
-    m = float(load_tensor(uri, 0, parse_card(CARD)).mean(dtype=np.float64))
+    m = float(load_tensor(uri, 0, ModelCard.from_dict(CARD)).mean(dtype=np.float64))
     assert row[4] == pytest.approx(1.0 / (1.0 + np.exp(2.0 * m)), abs=1e-5)
 
 
@@ -124,9 +123,16 @@ def test_missing_model_and_bad_card_exit_non_zero(model, tmp_path):
     proc = infer(model, "", card=bad_card)
     assert proc.returncode != 0 and b"not valid JSON" in proc.stderr
     other = tmp_path / "other.json"
-    other.write_text(json.dumps(card_dict(version="2")), encoding="utf-8")
+    other.write_text(json.dumps(card_dict(version="2.0.0")), encoding="utf-8")
     proc = infer(model, "", card=other)
-    assert proc.returncode != 0 and b"version 2" in proc.stderr
+    assert proc.returncode != 0 and b"version 2.0.0" in proc.stderr
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps(card_dict(decision_threshold=2)), encoding="utf-8")
+    proc = infer(model, "", card=invalid)
+    err = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 2 and proc.stdout == b"" and len(err) == 1, err
+    assert err[0] == (f"onnx_infer: error: {invalid}: decision_threshold: must be between 0.0 "
+                      f"and 1.0 (got 2)")
 
 
 def test_explicit_gpu_request_without_gpu_fails_clearly(model):
@@ -137,7 +143,7 @@ def test_explicit_gpu_request_without_gpu_fails_clearly(model):
 
 
 def test_multi_frame_frame_column(model, tmp_path):
-    from .test_udfs_support import dicom_bytes
+    from .udfs_builders import dicom_bytes
     stack = np.stack([np.full((64, 64), v) for v in (0, 4000)])
     path = tmp_path / "mf.dcm"
     path.write_bytes(dicom_bytes(stack, window=("2000", "4000")))

@@ -10,14 +10,14 @@ import time
 import numpy as np
 import pytest
 
+from mi_warehouse.models.card import OUTPUT_COLUMNS, ModelCard
 from mi_warehouse.serde.transform_codec import decode_row
 from mi_warehouse.udfs.errors import ImageError, SetupError
-from mi_warehouse.udfs.model_card import parse_card
-from mi_warehouse.udfs.pipeline import OUTPUT_COLUMNS, PipelineConfig, parse_input, run_pipeline
+from mi_warehouse.udfs.pipeline import PipelineConfig, parse_input, run_pipeline
 from mi_warehouse.udfs.providers import ProviderChoice
 from mi_warehouse.udfs.runner import OnnxRunner
 
-from .test_udfs_support import CARD, card_dict, model_bytes
+from .udfs_builders import CARD, card_dict, model_bytes
 
 TYPES = [t for _, t in OUTPUT_COLUMNS]
 CPU = ProviderChoice([("CPUExecutionProvider", {})], "cpu")
@@ -50,7 +50,7 @@ def fake_decode(uri: str, frame: int) -> np.ndarray:
 def run(lines, runner=None, **cfg):
     out = io.StringIO()
     config = PipelineConfig(model_name="m", model_version="1", **cfg)
-    stats = run_pipeline(lines, out, runner or FakeRunner(), parse_card(CARD), config,
+    stats = run_pipeline(lines, out, runner or FakeRunner(), ModelCard.from_dict(CARD), config,
                          decode=fake_decode)
     types = TYPES + (["array<double>"] if config.embeddings else [])
     return [decode_row(line, types, config.escape) for line in out.getvalue().splitlines()], stats
@@ -123,7 +123,7 @@ def test_input_is_streamed_with_bounded_prefetch():
 
     config = PipelineConfig(model_name="m", model_version="1", batch_size=8, prefetch=2)
     out = Out()
-    run_pipeline(lines(), out, FakeRunner(), parse_card(CARD), config, decode=fake_decode)
+    run_pipeline(lines(), out, FakeRunner(), ModelCard.from_dict(CARD), config, decode=fake_decode)
     assert len(out.getvalue().splitlines()) == 2000
     assert first_write_at[0] <= (2 + 3) * 8  # queue + the batch in hand + the one being read
 
@@ -141,7 +141,7 @@ def test_reader_failure_is_raised_not_swallowed():
 # --- the real onnxruntime runner ------------------------------------------------------------------
 
 def test_runner_on_cpu_scores_and_embeds():
-    card = parse_card(CARD)
+    card = ModelCard.from_dict(CARD)
     runner = OnnxRunner(model_bytes(), card, CPU, batch_size=4, embeddings=True)
     assert runner.provider == "cpu" and runner.batch_size == 4 and not runner.pad
     x = np.stack([np.full((1, 64, 64), v, np.float32) for v in (-1.0, 0.0, 1.0, 2.0, 0.5)])
@@ -152,7 +152,7 @@ def test_runner_on_cpu_scores_and_embeds():
 
 
 def test_runner_fixed_batch_model_is_padded():
-    runner = OnnxRunner(model_bytes(batch=2), parse_card(CARD), CPU, batch_size=16)
+    runner = OnnxRunner(model_bytes(batch=2), ModelCard.from_dict(CARD), CPU, batch_size=16)
     assert runner.batch_size == 2 and runner.pad
     raw, emb = runner.run(np.zeros((3, 1, 64, 64), np.float32))
     assert raw.shape == (3, 2) and emb is None
@@ -169,16 +169,16 @@ def test_runner_fixed_batch_model_is_padded():
 ])
 def test_runner_rejects_a_card_that_does_not_fit_the_model(card, kw, message):
     with pytest.raises(SetupError, match=message):
-        OnnxRunner(model_bytes(), parse_card(card), CPU, **kw)
+        OnnxRunner(model_bytes(), ModelCard.from_dict(card), CPU, **kw)
 
 
 def test_runner_rejects_a_broken_model():
     with pytest.raises(SetupError, match="cannot load the model"):
-        OnnxRunner(b"not an onnx model", parse_card(CARD), CPU)
+        OnnxRunner(b"not an onnx model", ModelCard.from_dict(CARD), CPU)
 
 
 def test_sigmoid_model_end_to_end_in_process():
-    card = parse_card(card_dict(output={"name": "probabilities", "kind": "sigmoid"}))
+    card = ModelCard.from_dict(card_dict(output={"name": "probabilities", "kind": "sigmoid"}))
     runner = OnnxRunner(model_bytes(kind="sigmoid", n_out=1), card, CPU, batch_size=2)
     out = io.StringIO()
     config = PipelineConfig(model_name="m", model_version="1", batch_size=2)

@@ -1,4 +1,5 @@
-"""Pixel pipeline of the ONNX TRANSFORM script, on small arrays and in-memory DICOM files."""
+"""Pixel pipeline of the ONNX TRANSFORM script (also the demo's training preprocessing), on
+small arrays and in-memory DICOM files."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ from hypothesis import strategies as st
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000, RLELossless
 
+from mi_warehouse.models.card import InputSpec, ModelCard, Normalisation, Preprocessing, Window
 from mi_warehouse.udfs.dicom_frame import FrameData, decode_frame, read_dataset
 from mi_warehouse.udfs.errors import ImageError
-from mi_warehouse.udfs.model_card import InputSpec, Preprocessing
 from mi_warehouse.udfs.preprocess import (
     apply_window, frame_to_tensor, invert, load_tensor, normalise, percentile_scale,
     resize_bilinear)
 
-from .test_udfs_support import dicom_bytes
+from .udfs_builders import dicom_bytes
 
-RAW = Preprocessing(scaling="window", mean=(0.0,), std=(1.0,))  # tensor = scaled image
+RAW = Preprocessing(scaling="window")  # mean 0, std 1: tensor = scaled image
 
 
 def spec(h=4, w=4, channels=1, layout="NCHW") -> InputSpec:
@@ -57,12 +58,13 @@ def test_percentile_scaling_maps_percentiles_to_unit_range():
 def test_card_window_beats_file_window_beats_percentile():
     pixels = np.array([[0.0, 100.0], [200.0, 400.0]])
     with_file = frame(pixels, window=(100.0, 200.0, "LINEAR_EXACT"))
-    card_window = Preprocessing(window_center=300.0, window_width=200.0)
+    card_window = Preprocessing("window", window=Window(center=300.0, width=200.0))
     t = frame_to_tensor(with_file, spec(2, 2), card_window)[0]
     assert t.tolist() == [[0.0, 0.0], [0.0, 1.0]]  # the card's window (200..400)
     t = frame_to_tensor(with_file, spec(2, 2), RAW)[0]
     assert t.tolist() == [[0.0, 0.5], [1.0, 1.0]]  # the file's window (0..200)
-    t = frame_to_tensor(frame(pixels), spec(2, 2), Preprocessing(percentile=(0.0, 100.0)))[0]
+    no_window = Preprocessing("window", percentile=(0.0, 100.0))
+    t = frame_to_tensor(frame(pixels), spec(2, 2), no_window)[0]
     assert t.tolist() == [[0.0, 0.25], [0.5, 1.0]]  # no window anywhere: percentiles
 
 
@@ -99,6 +101,18 @@ def test_resize_upsampling_matches_half_pixel_bilinear():
     assert out.ravel().tolist() == pytest.approx([0.0, 0.25, 0.75, 1.0])
 
 
+def test_resize_upsampling_clamps_at_the_edges_in_both_axes():
+    y = resize_bilinear(np.array([[0.0, 1.0], [2.0, 3.0]]), 4, 4)
+    assert np.allclose(y[0], [0.0, 0.25, 0.75, 1.0])
+    assert np.allclose(y[:, 0], [0.0, 0.5, 1.5, 2.0])
+
+
+def test_resize_downsampling_widens_the_triangle_by_the_scale():
+    # 4 -> 2: output centre 1.0 sees inputs at 0.5, 1.5, 2.5 with weights 0.75, 0.75, 0.25
+    shrunk = resize_bilinear(np.array([[0.0, 0.0, 7.0, 0.0]] * 4), 4, 2)
+    assert np.allclose(shrunk[:, 0], 0.25 * 7 / 1.75) and np.allclose(shrunk[:, 1], 0.75 * 7 / 1.75)
+
+
 def test_resize_downsampling_is_antialiased():
     checker = (np.indices((64, 64)).sum(axis=0) % 2).astype(np.float64)
     out = resize_bilinear(checker, 8, 8)  # plain point-sampled bilinear would alias to 0 or 1
@@ -118,7 +132,8 @@ def test_resize_preserves_constants_and_range(h, w, oh, ow, value):
 
 
 def test_normalise_and_channel_replication():
-    prep = Preprocessing(percentile=(0.0, 100.0), mean=(0.5,), std=(0.25,))
+    prep = Preprocessing("window", percentile=(0.0, 100.0),
+                         normalisation=Normalisation(mean=(0.5,), std=(0.25,)))
     t = frame_to_tensor(frame([[0.0, 1.0], [1.0, 0.0]]), spec(2, 2, channels=3), prep)
     assert t.shape == (3, 2, 2) and t.dtype == np.float32
     assert np.array_equal(t[0], t[2])
@@ -131,7 +146,7 @@ def test_normalise_and_channel_replication():
 
 def test_tensor_shape_after_resize():
     t = frame_to_tensor(frame(np.random.default_rng(1).random((300, 200)) * 4000), spec(64, 48),
-                        Preprocessing(scaling="percentile"))
+                        Preprocessing("percentile"))
     assert t.shape == (1, 64, 48) and t.dtype == np.float32
 
 
@@ -152,10 +167,8 @@ def test_rescaled_values_are_windowed_in_modality_units(tmp_path):
     # stored 1024 + HU, window centre 0 HU width 2 HU (LINEAR_EXACT-like for width <= 1)
     path.write_bytes(dicom_bytes(np.array([[1014, 1024], [1034, 1024]]), slope=1.0,
                                  intercept=-1024.0, window=("0", "20")))
-    from mi_warehouse.udfs.model_card import parse_card
-
-    from .test_udfs_support import card_dict
-    card = parse_card(card_dict(
+    from .udfs_builders import card_dict
+    card = ModelCard.from_dict(card_dict(
         input={"name": "image", "layout": "NCHW", "channels": 1, "height": 2, "width": 2},
         preprocessing={"scaling": "window", "normalisation": {"mean": 0.0, "std": 1.0}}))
     t = load_tensor(f"file://{path}", 0, card)[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import pytest
 
 from mi_warehouse.udfs.errors import SetupError
@@ -102,8 +104,16 @@ def test_short_names():
     assert short_name("CPUExecutionProvider") == "cpu"
 
 
-def test_real_probe_is_quiet(capfd):
+def test_real_probe_is_quiet_and_names_what_is_missing(capfd):
     reason = system_probe("cuda", 0)
-    assert reason is None or isinstance(reason, str)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        assert reason == "no CUDA driver (libcuda.so.1 not found)"
+        return
+    # with a driver: usable, or the reason names the step that failed
+    steps = ("the CUDA driver failed", "cuDeviceGetCount failed", "libcuda.so.1 lacks", "--device-id 0 but",
+             "cannot load libonnxruntime_providers_cuda.so", "cannot load libcudnn")
+    assert reason is None or reason.startswith(steps), reason

@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 CARD = {
-    "name": "tiny-cnn", "version": "1",
+    "name": "tiny-cnn", "version": "1.0.0",
     "labels": ["normal", "finding"], "positive_label": "finding", "decision_threshold": 0.5,
     "input": {"name": "image", "layout": "NCHW", "channels": 1, "height": 64, "width": 64},
     "output": {"name": "probabilities", "kind": "softmax"},
