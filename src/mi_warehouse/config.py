@@ -121,9 +121,13 @@ def _parse_url(url: str) -> dict:
     u = urlparse(url)
     if u.scheme not in ("hive", "hive2", "jdbc:hive2") or not u.hostname:
         raise ConfigError(f"hive url {url!r} is not of the form hive://HOST:PORT/DATABASE")
+    try:
+        port = u.port or 10000
+    except ValueError as e:  # not a number, or out of range
+        raise ConfigError(f"hive url {url!r}: {e}; write it as hive://HOST:PORT/DATABASE") from None
     return {
         "host": u.hostname,
-        "port": u.port or 10000,
+        "port": port,
         "database": (u.path or "/default").strip("/") or "default",
         "options": {k: v[-1] for k, v in parse_qs(u.query).items()},
     }
@@ -150,9 +154,11 @@ def load_settings(project_dir: Path | None = None, env: dict[str, str] | None = 
     if cfg_path.is_file():
         config_file = cfg_path
         try:
-            data = tomllib.loads(cfg_path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{cfg_path}: {e}") from None
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{cfg_path}: {e}; fix the file (TOML, UTF-8)") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read {cfg_path}: {e}") from None
         for section, table in data.items():
             if not isinstance(table, dict):
                 raise ConfigError(f"{cfg_path}: top-level key {section!r} must be a [section]")

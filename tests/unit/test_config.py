@@ -50,12 +50,20 @@ def test_password_only_from_environment_and_never_displayed(tmp_path):
     ('[tables]\nbucketing_version = 3\n', "bucketing_version must be 1 or 2"),
     ('[databases]\ncore = "mi; DROP"\n', "must be letters, digits and underscores"),
     ('[hive\n', "mi-warehouse.toml"),
+    ('[hive]\nurl = "hive://h:abc/default"\n', "Port could not be cast .*; write it as hive://HOST:PORT"),
+    ('[hive]\nurl = "hive://h:99999/default"\n', "Port out of range"),
 ])
 def test_bad_settings_fail_with_one_clear_line(tmp_path, text, message):
     write(tmp_path, text)
     with pytest.raises(ConfigError, match=message) as e:
         load_settings(tmp_path, env={})
     assert "\n" not in str(e.value)
+
+
+def test_a_settings_file_that_is_not_utf8_is_a_config_error(tmp_path):
+    (tmp_path / "mi-warehouse.toml").write_bytes(b'[hive]\nurl = "\xff"\n')
+    with pytest.raises(ConfigError, match=r"mi-warehouse.toml: .*fix the file \(TOML, UTF-8\)"):
+        load_settings(tmp_path, env={})
 
 
 def test_project_dir_found_upwards(tmp_path, monkeypatch):
