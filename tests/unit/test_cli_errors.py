@@ -52,12 +52,15 @@ def test_every_command_goes_through_reports_errors():
             assert getattr(cmd.callback, "reports_errors", False), f"mi-warehouse {' '.join(path)}"
 
 
-@pytest.mark.parametrize("args", [
+NO_SERVER_CASES = [
     ["apply", "--status"], ["labels", "load", "{csv}"], ["model", "list"], ["model", "show", "m:1"],
     ["model", "register", "{csv}", "--name", "m", "--version", "1", "--card", "{csv}"],
     ["infer", "--model", "m:1", "--cohort", "mi.cohort"], ["lineage", "1.2.3"],
     ["run"], ["test"], ["sql", "SELECT 1"], ["load", "{csv}"],
-])
+]
+
+
+@pytest.mark.parametrize("args", NO_SERVER_CASES)
 def test_no_server_is_one_line_saying_how_to_start_one(invoke, tmp_path, args):
     csv = tmp_path / "x.csv"
     csv.write_text("sop_instance_uid,study_uid,label,label_value\n")
@@ -67,7 +70,7 @@ def test_no_server_is_one_line_saying_how_to_start_one(invoke, tmp_path, args):
     assert NO_SERVER in line and "mi-warehouse server start" in line
 
 
-@pytest.mark.parametrize("args, says", [
+NAMED_ERROR_CASES = [
     (["load", "--private-allow", "0009100", "/nowhere"], "'0009100' is not a tag of 8 hex digits: write it as"),
     (["run", "--vars", "{min_age: 18}"], "--vars is not JSON"),
     (["test", "--vars", "[18]"], "--vars must be a JSON object, not a list"),
@@ -79,7 +82,20 @@ def test_no_server_is_one_line_saying_how_to_start_one(invoke, tmp_path, args):
     (["demo"], "see its log"),
     (["synth", "--out", "{tmp}/corpus"], "no space left"),
     (["beeline"], "no Beeline at"),
-])
+    (["audit", "phi", "--no-phi-db"], "no core database at"),
+]
+
+
+def test_every_command_has_a_failure_case_here():
+    groups = {path[0] for path, cmd in walk(main) if hasattr(cmd, "commands")}
+    covered = {tuple(a[:2]) if a[0] in groups else (a[0],)
+               for a in [*NO_SERVER_CASES, *(args for args, _ in NAMED_ERROR_CASES)]}
+    covered |= {("config",), ("catalog",), ("server", "status")}  # the tests below
+    commands = {path for path, cmd in walk(main) if not hasattr(cmd, "commands")}
+    assert commands - covered == set(), "add a typical failure of each new command to this file"
+
+
+@pytest.mark.parametrize("args, says", NAMED_ERROR_CASES)
 def test_named_errors_are_one_line_with_status_1(invoke, tmp_path, monkeypatch, args, says):
     from mi_warehouse.engine import beeline, server
 

@@ -1,4 +1,5 @@
-"""Every command has help text, and the README's command table names every top-level command."""
+"""Every command has help text, and the README's command table names every top-level command.
+How errors reach the user: test_cli_errors.py."""
 
 from pathlib import Path
 
@@ -25,10 +26,3 @@ def test_every_command_has_help_and_is_documented():
         assert r.exit_code == 0 and "Usage:" in r.output
         if len(path) == 1:
             assert f"mi-warehouse {path[0]}" in README, f"README does not mention mi-warehouse {path[0]}"
-
-
-def test_library_errors_are_one_line_for_the_user(tmp_path):
-    (tmp_path / "mi-warehouse.toml").write_text('[hive]\nauth = "TOKEN"\n')
-    r = CliRunner().invoke(main, ["--project-dir", str(tmp_path), "config"])
-    assert r.exit_code == 1
-    assert r.output.strip().splitlines() == [r.output.strip()] and "auth 'TOKEN' is not one of" in r.output
