@@ -107,7 +107,10 @@ def test_plain_rendering_is_refused_naming_the_model(tmp_path, expr):
         render_model(tmp_path, f"SELECT 1\nWHERE x = {expr}", {"m": "x'; DROP TABLE t; --", "ms": ["a", "b"]})
     msg = str(e.value)
     assert msg.startswith("models/m.sql line 2: var('m")
-    assert "quoting filter" in msg or "| number" in msg
+    if "| int" in expr:  # a filter that would let text through: pointed at the one that refuses it
+        assert msg.endswith("| int: use | number, which refuses non-numbers")
+    else:
+        assert "rendered without a quoting filter; write {{ var('m" in msg and "| sqlstring }}" in msg
     assert "DROP" not in msg
 
 
