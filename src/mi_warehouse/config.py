@@ -34,6 +34,8 @@ _SETTINGS = {
     ("tables", "buckets"): ("buckets", "MIW_BUCKETS", int),
     ("tables", "bucketing_version"): ("bucketing_version", "MIW_BUCKETING_VERSION", int),
     ("deid", "key_file"): ("key_file", "MIW_KEY_FILE", str),
+    ("deid", "options"): ("deid_options", "MIW_DEID_OPTIONS", lambda v: _names(v, ",")),  # a,b
+    ("deid", "safe_private"): ("deid_safe_private", "MIW_DEID_SAFE_PRIVATE", lambda v: _names(v, ";")),  # a;b
     ("server", "driver_memory"): ("driver_memory", "MIW_DRIVER_MEMORY", str),
     ("server", "start_timeout"): ("start_timeout", "MIW_START_TIMEOUT", int),
     ("lineage", "openlineage_url"): ("openlineage_url", "MIW_OPENLINEAGE_URL", str),
@@ -60,6 +62,11 @@ class Settings:
     buckets: int = 8
     bucketing_version: int = 1
     key_file: str = ""  # default: <home>/deid.key
+    # PS3.15 Annex E options in force (loaders/deid/policy.py lists them); Retain Safe Private's
+    # allow-list as 'GGGG,xxEE,PRIVATE CREATOR' entries
+    deid_options: tuple[str, ...] = ("retain_uids", "retain_long_modified_dates", "retain_patient_characteristics",
+                                     "clean_descriptors", "retain_safe_private")
+    deid_safe_private: tuple[str, ...] = ()
     driver_memory: str = "2g"
     start_timeout: int = 240
     openlineage_url: str = ""  # emit OpenLineage events over HTTP (e.g. Marquez)
@@ -185,11 +192,20 @@ def load_settings(project_dir: Path | None = None, env: dict[str, str] | None = 
     return _validate(s)
 
 
+def _names(value: object, sep: str) -> tuple[str, ...]:
+    """A list setting: a TOML array, or one string with `sep` between entries (environment)."""
+    items = value.split(sep) if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise TypeError("expected a list of strings")
+    return tuple(i.strip() for i in items if i.strip())
+
+
 def _coerce(value: object, typ: type, where: str) -> object:
     try:
         return typ(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}") from None
+        expected = "a list of strings" if typ.__name__ == "<lambda>" else typ.__name__
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}") from None
 
 
 def _validate(s: Settings) -> Settings:
@@ -207,4 +223,7 @@ def _validate(s: Settings) -> Settings:
         value = getattr(s, name)
         if not value.replace("_", "").isalnum():
             raise ConfigError(f"database name {value!r} must be letters, digits and underscores")
-    return replace(s, auth=auth, engine=s.engine.lower())
+    from .loaders.deid.policy import parse_options, parse_safe_private
+
+    parse_safe_private(s.deid_safe_private)
+    return replace(s, auth=auth, engine=s.engine.lower(), deid_options=parse_options(s.deid_options))

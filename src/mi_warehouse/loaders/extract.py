@@ -6,7 +6,12 @@ DICOMDIR is indexed as such (class `dicomdir`), never loaded as an image.
 
 Failure classes: empty, not_dicom, truncated, corrupt, dicomdir, missing_uid, missing_patient_id,
 unreadable. Values that do not parse as their VR (invalid DA/DS/IS/AS) do not fail the file: the
-column becomes NULL and the outcome carries a warning naming tag and value.
+column becomes NULL and the outcome carries a warning naming the tag, never the value (an original
+date as written would give the patient's date shift away).
+
+With de-identification the columns are converted from the de-identified elements (the same ones
+header_json is written from), so a column never holds what the header does not: descriptions are
+cleaned, dates shifted, ages capped at 90, attributes the profile removes are NULL.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from pydicom.errors import InvalidDicomError
 from ..serde import catalog as cat
 from ..serde.dicom_json import model_from_elements, to_json
 from ..serde.raw_elements import elements, encoding
-from .deid import Deidentifier, age_from_dates
+from .deid import Deidentifier
+from .deid.policy import AGE_CAP_YEARS
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 PATIENT_ID, PATIENT_NAME, PATIENT_AGE, BIRTH_DATE = 0x00100020, 0x00100010, 0x00101010, 0x00100030
+STUDY_DATE = 0x00080020
 ACCESSION, INSTITUTION, MODALITY = 0x00080050, 0x00080080, 0x00080060
 IMAGE_REF_SCHEME = "mi-image:"
 
@@ -104,11 +111,7 @@ def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id
             n = len(ds.get("DirectoryRecordSequence", []) or [])
             raise Rejected("dicomdir", f"DICOMDIR index with {n} directory records (not an image)")
         _check_complete(ds, fp, size)
-        out.row = _row(ds, meta, uri, size, deid, run_id, bulk_limit, out)
-        if keep_phi and deid is not None:
-            pid = str(ds.get("PatientID", "")).strip()
-            out.phi = (out.row["patient_key"], pid, cat.to_person_name(ds.get("PatientName")),
-                       deid.date_shift_days(pid))
+        out.row = _row(ds, meta, uri, size, deid, run_id, bulk_limit, out, keep_phi)
     except Rejected as e:
         out.row, out.error_class, out.message = None, e.error_class, str(e)
     except Exception as e:  # a file must never crash the load: classify and go on
@@ -152,50 +155,58 @@ def _convert(value, col: cat.Column, out: Outcome):
         return None
 
 
-def _row(ds, meta, uri, size, deid, run_id, bulk_limit, out: Outcome) -> dict[str, Any]:
+def age_from_dates(birth: dt.date | None, on: dt.date | None) -> int | None:
+    if birth is None or on is None or birth > on:
+        return None
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _date_or_none(value) -> dt.date | None:
+    try:
+        return cat.to_date(value)
+    except cat.InvalidValue:
+        return None
+
+
+def _row(ds, meta, uri, size, deid: Deidentifier | None, run_id, bulk_limit, out: Outcome,
+         keep_phi: bool = False) -> dict[str, Any]:
     enc = encoding(ds)
     top = list(elements(ds, enc))
-    values = {tag: value for tag, _, value in top}
+    raw = values = {tag: value for tag, _, value in top}
+    subject = None
+    if deid is not None and cat.to_str(raw.get(PATIENT_ID)):
+        subject = deid.subject(raw)
+        top = deid.apply(top, subject, enc, markers=False)
+        out.warnings += subject.warnings
+        values = {tag: value for tag, _, value in top}
     row: dict[str, Any] = {}
     for col in cat.HEADER_COLUMNS:
         row[col.name] = _convert(values.get(col.tag_int), col, out)
     row["transfer_syntax_uid"] = cat.to_str(meta.get("TransferSyntaxUID")) if meta is not None else None
     if not row["sop_instance_uid"]:
         raise Rejected("missing_uid", "no SOPInstanceUID (0008,0018)")
-    patient_id = cat.to_str(values.get(PATIENT_ID))
+    patient_id = cat.to_str(raw.get(PATIENT_ID))
     if not patient_id:
         raise Rejected("missing_patient_id", "no PatientID (0010,0020): cannot key or split by patient")
+    row["patient_age_years"] = _age(raw, values, deid, out)
 
-    age = None
-    try:
-        age = cat.age_years(values.get(PATIENT_AGE))
-    except cat.InvalidValue as e:
-        out.warnings.append(f"PatientAge (00101010): {e}; age taken from the birth date")
-    if age is None:
-        try:
-            birth = cat.to_date(values.get(BIRTH_DATE))
-        except cat.InvalidValue:
-            birth = None
-        age = age_from_dates(birth, row["study_date"])
-    row["patient_age_years"] = age
-
-    accession = cat.to_str(values.get(ACCESSION))
-    institution = cat.to_str(values.get(INSTITUTION))
-    if deid is not None:
-        row["patient_key"] = deid.pseudonym("patient", patient_id)
+    accession = cat.to_str(raw.get(ACCESSION))
+    institution = cat.to_str(raw.get(INSTITUTION))
+    if subject is not None:
+        row["patient_key"] = subject.patient_key
         row["accession_key"] = deid.pseudonym("accession", accession)
         row["institution_key"] = deid.pseudonym("institution", institution)
-        if row["study_date"] is not None:
-            row["study_date"] = row["study_date"] + dt.timedelta(days=deid.date_shift_days(patient_id))
-        rewrite = deid.rewriter(patient_id)
+        if keep_phi:
+            out.phi = (subject.patient_key, patient_id, cat.to_person_name(raw.get(PATIENT_NAME)),
+                       subject.shift_days)
     else:
         row["patient_key"], row["accession_key"], row["institution_key"] = patient_id, accession, institution
-        rewrite = None
     # Paths often hold PHI (/<PatientID>/<StudyDate>/...): when de-identifying, the table keeps a
     # path-free reference; the real location goes only to <phi_db>.image_locations.
     row["image_uri"] = uri if deid is None else image_ref(row["sop_instance_uid"])
     row["file_size"] = size
-    row["header_json"] = to_json(model_from_elements(top, bulk_limit, rewrite, enc))
+    row["header_json"] = to_json(model_from_elements(top, bulk_limit, enc),
+                                 deid.markers_json if subject is not None else "")
     row["load_run_id"] = run_id
 
     d = row["study_date"]
@@ -204,6 +215,26 @@ def _row(ds, meta, uri, size, deid, run_id, bulk_limit, out: Outcome) -> dict[st
     modality = cat.to_str(values.get(MODALITY))
     row["modality"] = _partition_text(modality) if modality else cat.UNKNOWN_MODALITY
     return row
+
+
+def _age(raw: dict, values: dict, deid: Deidentifier | None, out: Outcome) -> int | None:
+    """Whole years from PatientAge, else from the original birth and study dates.
+
+    De-identified, the age is a patient characteristic: NULL unless the Retain Patient
+    Characteristics Option is in force, and capped at 90 (HIPAA Safe Harbor).
+    """
+    if deid is not None and not deid.policy.has("retain_patient_characteristics"):
+        return None
+    age = None
+    try:
+        age = cat.age_years(values.get(PATIENT_AGE))
+    except cat.InvalidValue as e:
+        out.warnings.append(f"PatientAge (00101010): {e}; age taken from the birth date")
+    if age is None:
+        age = age_from_dates(_date_or_none(raw.get(BIRTH_DATE)), _date_or_none(raw.get(STUDY_DATE)))
+    if age is not None and deid is not None:
+        age = min(age, AGE_CAP_YEARS)
+    return age
 
 
 def _partition_text(s: str) -> str:

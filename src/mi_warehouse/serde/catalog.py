@@ -7,7 +7,8 @@ migration that created the table agrees.
 
 Converters take a pydicom value and return a Python value or `None`; a value that cannot be
 converted raises `InvalidValue`, which the loader records (the column becomes NULL, the file
-still loads, and `mi.load_errors` gets a `warning` row naming tag and value).
+still loads, and `mi.load_errors` gets a `warning` row naming the tag). Messages never quote the
+value: an original value (a date as written) could identify the patient or give the date shift away.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ def to_int(value: Any) -> int | None:
         try:
             f = float(str(v).strip())
         except ValueError:
-            raise InvalidValue(f"{v!r} is not an integer") from None
+            raise InvalidValue("not an integer") from None
         if f != f or f in (float("inf"), float("-inf")) or f != int(f):
-            raise InvalidValue(f"{v!r} is not an integer") from None
+            raise InvalidValue("not an integer") from None
         return int(f)
 
 
@@ -68,9 +69,9 @@ def to_float(value: Any) -> float | None:
     try:
         f = float(str(v).strip()) if not isinstance(v, (int, float)) else float(v)
     except ValueError:
-        raise InvalidValue(f"{v!r} is not a decimal string") from None
+        raise InvalidValue("not a decimal string") from None
     if f != f or f in (float("inf"), float("-inf")):
-        raise InvalidValue(f"{v!r} is not a finite number")
+        raise InvalidValue("not a finite number")
     return f
 
 
@@ -91,11 +92,11 @@ def to_date(value: Any) -> dt.date | None:
         return None
     m = _DA.match(v) or _DA_OLD.match(v)
     if not m:
-        raise InvalidValue(f"{v!r} is not a date (YYYYMMDD)")
+        raise InvalidValue("not a date (YYYYMMDD)")
     try:
         return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
-        raise InvalidValue(f"{v!r} is not a valid date") from None
+        raise InvalidValue("not a valid date") from None
 
 
 def to_person_name(value: Any) -> str | None:
@@ -118,7 +119,7 @@ def age_years(value: Any) -> int | None:
         return None
     m = _AGE.match(v)
     if not m:
-        raise InvalidValue(f"{v!r} is not an age string (nnnD/W/M/Y)")
+        raise InvalidValue("not an age string (nnnD/W/M/Y)")
     n, unit = int(m.group(1)), m.group(2)
     return {"Y": n, "M": n // 12, "W": n * 7 // 365, "D": n // 365}[unit]
 

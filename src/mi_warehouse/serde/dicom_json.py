@@ -4,24 +4,22 @@ Written here rather than with `Dataset.to_json_dict()`, which costs about five t
 itself (values come from `raw_elements`, pydicom's values without its per-element overhead).
 Pixel data is never included; other binary values (OB, OW, UN, ...) longer than `bulk_limit`
 bytes are left out (the attribute keeps its "vr" without a "Value"), shorter ones go inline as
-base64 (F.2.7). A `rewrite(tag, vr, value)` hook lets the de-identifier replace a value or drop
-the attribute (return `DROP`), at every nesting level.
+base64 (F.2.7). A sequence's items are datasets (read here with `raw_elements`), lists of
+`(tag, vr, value)` elements that the de-identifier has already rewritten (`loaders/deid/engine.py`),
+or items already in the JSON model (dicts; constant items are built once).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
-from .raw_elements import elements
+from .raw_elements import elements, encoding as dataset_encoding
 
 PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})  # Pixel Data, Float, Double Float
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN", "OB or OW", "US or OW"})
 NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "US or SS"})
-DROP = object()
-
-Rewrite = Callable[[int, str, Any], Any]
 Element = tuple[int, str, Any]
 
 
@@ -62,20 +60,18 @@ def _pn(v: Any) -> dict:
     return out
 
 
-def model_from_elements(items: Iterable[Element], bulk_limit: int = 1024, rewrite: Rewrite | None = None,
+def model_from_elements(items: Iterable[Element], bulk_limit: int = 1024,
                         encoding: str | None = "latin_1") -> dict:
     """The DICOM JSON model of `(tag, vr, value)` elements (as `raw_elements.elements` yields)."""
     out: dict[str, dict] = {}
     for tag, vr, value in items:
         if tag in PIXEL_DATA_TAGS:
             continue
-        if rewrite is not None:
-            value = rewrite(tag, vr, value)
-            if value is DROP:
-                continue
         entry: dict[str, Any] = {"vr": vr}
         if vr == "SQ":
-            seq = [model_from_elements(elements(item, encoding), bulk_limit, rewrite, encoding)
+            seq = [item if isinstance(item, dict) else
+                   model_from_elements(item, bulk_limit, encoding) if isinstance(item, list) else
+                   model_from_elements(elements(item, encoding), bulk_limit, dataset_encoding(item, encoding))
                    for item in (value or [])]
             if seq:
                 entry["Value"] = seq
@@ -99,11 +95,13 @@ def model_from_elements(items: Iterable[Element], bulk_limit: int = 1024, rewrit
     return out
 
 
-def to_json(model: dict) -> str:
-    return json.dumps(model, ensure_ascii=False, separators=(",", ":"))
+def to_json(model: dict, extra: str = "") -> str:
+    """The model as compact JSON; `extra`: members already serialised (`"TAG":{...},...`), added last."""
+    text = json.dumps(model, ensure_ascii=False, separators=(",", ":"))
+    if extra:
+        text = text[:-1] + ("," if len(text) > 2 else "") + extra + "}"
+    return text
 
 
-def dataset_to_json(ds, bulk_limit: int = 1024, rewrite: Rewrite | None = None) -> str:
-    from .raw_elements import encoding
-
-    return to_json(model_from_elements(elements(ds), bulk_limit, rewrite, encoding(ds)))
+def dataset_to_json(ds, bulk_limit: int = 1024) -> str:
+    return to_json(model_from_elements(elements(ds), bulk_limit, dataset_encoding(ds)))

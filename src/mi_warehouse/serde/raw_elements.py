@@ -6,6 +6,7 @@ itself — text VRs in single-byte or UTF-8 character sets, binary numbers, tags
 everything else (sequences, ISO 2022 code extensions, ambiguous VRs) to pydicom, so the values
 are always pydicom's values. `elements(ds)` yields `(tag, vr, value)` with `value` a str, a list
 for several values, bytes for binary VRs, a list of item datasets for SQ, or None when empty.
+A standard attribute stored with VR UN comes out with its dictionary VR and value (see `_vr`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SINGLE_TEXT_VRS = frozenset({"LT", "ST", "UT", "UR"})  # never split on backslas
 DEFAULT_ONLY_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"})  # ASCII by rule
 NUMBER_FORMATS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "SV": "q", "UV": "Q"}
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+PYDICOM_VRS = frozenset({"SQ", "US or SS", "US or OW", "US or SS or OW", "OB or OW", "SS or US"})
 
 
 def encoding(ds, inherited: str | None = "latin_1") -> str | None:
@@ -43,8 +45,15 @@ def encoding(ds, inherited: str | None = "latin_1") -> str | None:
 
 
 def _vr(raw, tag: int) -> str:
+    """The element's VR; a standard attribute written as UN gets its dictionary VR (PS3.5 6.2.2).
+
+    Implicit VR files have no VR at all: the dictionary's. Explicit VR files may still say UN for
+    a standard attribute (a node that did not know it); its bytes are then read as the dictionary
+    VR says, so that the rules for that VR (names, dates, sequences) apply to it. An ambiguous
+    dictionary VR ('US or SS', 'OB or OW') or SQ is returned as is, for pydicom to decode.
+    """
     vr = raw.VR
-    if vr:
+    if vr and vr != "UN":
         return vr
     if tag & 0xFFFF == 0 or (tag >> 16) & 1:
         return "UL" if tag & 0xFFFF == 0 else "UN"
@@ -71,7 +80,14 @@ def elements(ds, inherited: str | None = "latin_1") -> Iterator[tuple[int, str, 
         vr = _vr(raw, tag)
         data = raw.value
         little = raw.is_little_endian
-        if vr in BINARY_VRS:
+        if vr in PYDICOM_VRS:  # SQ written as UN, ambiguous dictionary VRs: pydicom resolves them
+            try:
+                elem = ds[tag_obj]
+            except Exception:  # UN bytes that are not what the dictionary says: keep them as bytes
+                yield tag, "UN", data
+                continue
+            yield tag, elem.VR, _plain(elem.value, elem.VR)
+        elif vr in BINARY_VRS:
             yield tag, vr, data
         elif vr in NUMBER_FORMATS and vr != "UN":
             fmt = NUMBER_FORMATS[vr]
