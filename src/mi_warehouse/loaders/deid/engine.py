@@ -33,6 +33,12 @@ DROP = object()
 DUMMY = {"DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000D", "DS": "0", "IS": "0",
          "US": 0, "SS": 0, "UL": 0, "SL": 0, "FL": 0.0, "FD": 0.0, "SV": 0, "UV": 0}
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT", "UR"})
+# Inside a cleaned sequence (Clean Structured Content, Clean Graphics) kept free text is cleaned too,
+# except the coded parts of code sequences (values, schemes, versions), which are not free text.
+FREE_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UC", "UT", "UR"})
+CODE_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x00080105, 0x00080106, 0x00080107, 0x0008010B,
+                       0x0008010C, 0x0008010D, 0x0008010F, 0x00080117, 0x00080118, 0x00080119, 0x00080120,
+                       0x00080121, 0x00080122, 0x00080123, 0x00080124})
 _AGE = re.compile(r"^(\d{3})([DWMY])$")
 _AGE_DAYS = {"D": 1, "W": 7, "M": 30.4375, "Y": 365.25}
 Element = tuple[int, str, Any]
@@ -126,7 +132,7 @@ class Deidentifier:
         return out
 
     # --- the walker ---------------------------------------------------------------------
-    def _walk(self, items, subj: Subject, enc) -> list[Element]:
+    def _walk(self, items, subj: Subject, enc, clean: bool = False) -> list[Element]:
         exact, unlisted, handlers = self._exact, self._unlisted, self._handlers
         out: list[Element] = []
         append = out.append
@@ -148,7 +154,9 @@ class Deidentifier:
                     act = unlisted.get(vr, "K")
             if act == "K":
                 if vr == "SQ":
-                    value = self._items(value, subj, enc)
+                    value = self._items(value, subj, enc, clean)
+                elif clean and vr in FREE_TEXT_VRS and tag not in CODE_TAGS and value is not None:
+                    value = clean_value(value, subj.identifiers())
                 append((tag, vr, value))
             elif act != "X":
                 value = handlers[act](tag, vr, value, subj, enc)
@@ -156,11 +164,11 @@ class Deidentifier:
                     append((tag, vr, value))
         return out
 
-    def _items(self, value, subj: Subject, enc) -> list:
+    def _items(self, value, subj: Subject, enc, clean: bool = False) -> list:
         out = []
         for item in value or ():
             item_enc = encoding(item, enc)
-            out.append(self._walk(elements(item, item_enc), subj, item_enc))
+            out.append(self._walk(elements(item, item_enc), subj, item_enc, clean))
         return out
 
     def _private(self, tag, vr, value, subj, enc, creators: dict, append) -> None:
@@ -215,7 +223,7 @@ class Deidentifier:
 
     def _clean(self, tag, vr, value, subj, enc):  # C
         if vr == "SQ":
-            return self._items(value, subj, enc)
+            return self._items(value, subj, enc, clean=True)
         if value is None:
             return None
         if vr in ("DA", "DT"):
