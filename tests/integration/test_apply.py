@@ -54,13 +54,14 @@ def test_cli_apply_status_and_dry_run_touch_nothing(session, cli, env_for):
     r = cli(["apply", "--status"], full)
     assert r.returncode == 0 and "pending" in r.stdout
     assert not session.database_exists(env_db)
+    shipped = len(list((REPO / "sql" / "migrations").glob("*.sql")))
     r = cli(["apply"], full)
     assert r.returncode == 0, r.stderr
-    assert "applied 3 script(s)" in r.stdout
+    assert f"applied {shipped} script(s)" in r.stdout
     r = cli(["apply"], full)
     assert "nothing to apply: up to date" in r.stdout
     r = cli(["apply", "--status"], full)
-    assert r.stdout.count("| applied |") == 3
+    assert r.stdout.count("| applied |") == shipped
 
 
 def write(d, name, text):

@@ -33,7 +33,7 @@ def test_hostile_corpus_with_byte_flips_is_fully_accounted_for(session, tmp_path
     on_disk = {"file://" + str(p) for p in tmp_path.rglob("*") if p.is_file()}
     loaded = {r[0] for r in session.execute(f"SELECT image_uri FROM {settings.phi_database}.image_locations").rows}
     errors = {r[0]: r[1] for r in session.execute(
-        f"SELECT path, error_class FROM {settings.database}.load_errors WHERE severity = 'error'").rows}
+        f"SELECT path, error_class FROM {settings.phi_database}.load_errors_located WHERE severity = 'error'").rows}
     classes = sorted(set(errors.values()))
     print(f"\nhostile corpus: {len(on_disk)} files ({len(flipped)} byte-flipped): {len(loaded)} loaded, "
           f"{len(errors)} in load_errors by class {classes}")

@@ -18,16 +18,16 @@ from ..config import Settings
 from ..engine import literals as lit
 from ..engine.connection import Session
 from ..errors import MiWarehouseError, QueryFailed
+from ..runtime import rows as table_rows
 from ..runtime.lineage import Emitter
+from ..runtime.runs import new_run_id
+from ..runtime.tables import RUN_RESULTS
 from .compiler import compile_project
 from .manifest import Manifest
 from .materialize import ABSENT, UNKNOWN, Existing, needs_columns, parse_describe, plan, probe
 from .project import load_project
 from .relation import Relation, Target
 
-RESULTS_COLUMNS = [("run_id", "STRING"), ("model", "STRING"), ("status", "STRING"), ("rows", "BIGINT"),
-                   ("seconds", "DOUBLE"), ("checksum", "STRING"), ("message", "STRING"),
-                   ("materialized", "STRING"), ("started_at", "TIMESTAMP"), ("engine", "STRING")]
 
 
 @dataclass
@@ -94,7 +94,7 @@ def run_models(session: Session, settings: Settings, select=None, vars: Mapping[
                full_refresh: bool = False, log: Callable[[str], None] = lambda m: None) -> RunSummary:
     manifest = compile_for(session, settings, select, vars, full_refresh)
     engine = session.info.name
-    run_id = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    run_id = new_run_id("run")
     results: list[NodeResult] = []
     broken: set[str] = set()
     emitter = Emitter(settings)
@@ -150,7 +150,7 @@ def _build(session: Session, node, engine: str, full_refresh: bool) -> int:
 def test_models(session: Session, settings: Settings, select=None, vars: Mapping[str, Any] | None = None,
                 log: Callable[[str], None] = lambda m: None) -> RunSummary:
     manifest = compile_for(session, settings, select, vars)
-    run_id = "test-" + dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    run_id = new_run_id("test")
     results = []
     for name in manifest.selected_tests:
         t = manifest.tests[name].test
@@ -172,12 +172,7 @@ def test_models(session: Session, settings: Settings, select=None, vars: Mapping
 def _record(session: Session, settings: Settings, run_id: str, results: Sequence[NodeResult]) -> None:
     if not results:
         return
-    engine = f"{session.info.name} {session.info.version}"
-    selects = []
-    for r in results:
-        vals = [run_id, r.name, r.status, r.rows, r.seconds, r.checksum, r.message[:2000] or None,
-                r.materialized, r.started_at, engine]
-        selects.append("SELECT " + ", ".join(
-            f"CAST({lit.value(v)} AS {t})" for v, (_, t) in zip(vals, RESULTS_COLUMNS)))
-    session.execute(f"INSERT INTO TABLE {lit.identifier(settings.database)}.`run_results` "
-                    + " UNION ALL ".join(selects))
+    engine = session.info.label
+    table_rows.insert(session, settings, RUN_RESULTS, [
+        (run_id, r.name, r.status, r.rows, r.seconds, r.checksum, r.message[:2000] or None, r.materialized,
+         r.started_at, engine) for r in results])

@@ -23,14 +23,12 @@ from ..errors import MiWarehouseError
 from ..runtime.storage import filesystem
 from ..runtime.locks import command_lock
 from ..models import registry
+from ..runtime import rows as table_rows
+from ..runtime import runs
 from ..runtime.lineage import Emitter
+from ..runtime.tables import INFERENCE_RUNS
 from .sql import InferPlan, cluster_preamble, cohort_relation, script_command
 
-RUN_COLUMNS = [("run_id", "STRING"), ("model_name", "STRING"), ("model_version", "STRING"),
-               ("model_sha256", "STRING"), ("input_table", "STRING"), ("partitions_read", "STRING"),
-               ("input_rows", "BIGINT"), ("rows_ok", "BIGINT"), ("rows_error", "BIGINT"), ("provider", "STRING"),
-               ("host", "STRING"), ("started_at", "TIMESTAMP"), ("finished_at", "TIMESTAMP"),
-               ("status", "STRING"), ("error", "STRING")]
 
 
 class InferenceFailed(MiWarehouseError):
@@ -55,7 +53,7 @@ class InferSummary:
 
 
 def new_run_id() -> str:
-    return "inf-" + dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    return runs.new_run_id("inf")
 
 
 def build_plan(session: Session, settings: Settings, model: registry.ModelVersion, cohort: str, run_id: str,
@@ -167,5 +165,4 @@ def _record(session: Session, settings: Settings, model: registry.ModelVersion, 
     vals = [s.run_id, model.name, model.version, model.sha256, cohort, partitions, s.input_rows, s.rows_ok,
             s.rows_error, s.provider or None, socket.gethostname(), started, dt.datetime.now(),
             "failed" if error else "succeeded", error]
-    exprs = ", ".join(f"CAST({lit.value(v)} AS {t})" for v, (_, t) in zip(vals, RUN_COLUMNS))
-    session.execute(f"INSERT INTO TABLE {settings.database}.inference_runs SELECT {exprs}")
+    table_rows.insert(session, settings, INFERENCE_RUNS, [vals])

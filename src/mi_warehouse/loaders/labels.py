@@ -11,16 +11,12 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-import pyarrow as pa
-
 from ..config import Settings
-from ..engine import metastore
 from ..engine.connection import Session
 from ..errors import MiWarehouseError
-from ..runtime.storage import filesystem, join, write_parquet_atomic
+from ..runtime import rows as table_rows
+from ..runtime.tables import LABELS
 
-SCHEMA = pa.schema([("sop_instance_uid", pa.string()), ("study_uid", pa.string()), ("label", pa.string()),
-                    ("label_value", pa.int32()), ("source", pa.string()), ("loaded_at", pa.timestamp("us"))])
 REQUIRED = ("sop_instance_uid", "label", "label_value")
 
 
@@ -47,13 +43,6 @@ def read_labels(path: Path, source: str | None) -> list[tuple]:
 
 
 def load_labels(session: Session, settings: Settings, path: Path, source: str | None = None) -> int:
-    table = metastore.describe(session, f"{settings.database}.labels")
     rows = read_labels(path, source)
-    if rows:
-        cols = list(zip(*rows))
-        t = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, SCHEMA)], schema=SCHEMA)
-        fs, base = filesystem(table.location)
-        key = hashlib.sha256(f"{path.resolve()}\0{source or ''}".encode()).hexdigest()[:16]
-        write_parquet_atomic(fs, join(base, f"labels-{key}.parquet"), t)
-        metastore.refresh(session, table.name)
-    return len(rows)
+    key = hashlib.sha256(f"{path.resolve()}\0{source or ''}".encode()).hexdigest()[:16]
+    return table_rows.append_file(session, settings, LABELS, rows, f"labels-{key}.parquet")

@@ -16,48 +16,27 @@ import shutil
 import socket
 import sys
 import time
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
-
-import pyarrow as pa
 
 from .. import __version__
 from ..config import Settings
 from ..engine import metastore
 from ..engine.connection import Session
-from ..errors import InvalidPrivateTag
-from ..runtime.locks import command_lock
+from ..runtime import rows as table_rows
+from ..runtime import tables
 from ..runtime.lineage import Emitter
-from .deid import Deidentifier, load_key
+from ..runtime.locks import command_lock
+from ..runtime.runs import new_run_id
+from .deid import DeidPolicy, Deidentifier, load_key
 from .extract import Outcome, extract
+from .key_check import KeyMismatch, check_key_history, key_fingerprint
 from .ledger import Ledger
 from .sources import SourceFile, iter_files, open_source
-from ..runtime.storage import filesystem, join, write_parquet_atomic
 from .writer import BucketedWriter
-
-ERRORS_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("path", pa.string()), ("error_class", pa.string()), ("message", pa.string()),
-    ("file_size", pa.int64()), ("first_path", pa.string()), ("recorded_at", pa.timestamp("us")),
-    ("severity", pa.string()),
-])
-RUNS_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("started_at", pa.timestamp("us")), ("finished_at", pa.timestamp("us")),
-    ("sources", pa.string()), ("files_seen", pa.int64()), ("files_loaded", pa.int64()),
-    ("files_skipped", pa.int64()), ("duplicates", pa.int64()), ("errors", pa.int64()),
-    ("warnings", pa.int64()), ("bytes", pa.int64()), ("seconds", pa.float64()), ("status", pa.string()),
-    ("deid", pa.string()), ("host", pa.string()), ("loader_version", pa.string()),
-])
-LOCATIONS_SCHEMA = pa.schema([
-    ("sop_instance_uid", pa.string()), ("image_uri", pa.string()), ("file_size", pa.int64()),
-    ("load_run_id", pa.string()),
-])
-PHI_SCHEMA = pa.schema([
-    ("patient_key", pa.string()), ("patient_id", pa.string()), ("patient_name", pa.string()),
-    ("date_shift_days", pa.int32()), ("load_run_id", pa.string()), ("recorded_at", pa.timestamp("us")),
-])
 
 
 @dataclass
@@ -69,18 +48,9 @@ class LoadOptions:
     bulk_limit: int = 1024
     lock_timeout: float = 3600.0
     private_allow: tuple[str, ...] = ()  # private tags (8 hex digits) kept in header_json
+    policy: DeidPolicy | None = None  # None: the settings' [deid] options and safe_private list
     engine: str = "local"  # local: a process pool here; spark: extraction as a Spark job
     spark_master: str | None = None  # e.g. local[4], yarn; None: what spark-submit set, else local[*]
-
-
-def private_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    """The `--private-allow` tags, each checked to be 8 hex digits (GGGGEEEE)."""
-    tags = tuple(tags)
-    for t in tags:
-        if len(t) != 8 or any(c not in "0123456789abcdefABCDEF" for c in t):
-            raise InvalidPrivateTag(f"--private-allow {t!r} is not a tag of 8 hex digits: write it as GGGGEEEE, "
-                                    "e.g. 00091001")
-    return tags
 
 
 @dataclass
@@ -96,6 +66,7 @@ class LoadSummary:
     seconds: float = 0.0
     partitions: int = 0
     error_classes: dict[str, int] = field(default_factory=dict)
+    lineage_warnings: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -108,14 +79,16 @@ Progress = Callable[[LoadSummary], None]
 _W: dict = {}
 
 
-def _init_worker(key: bytes | None, run_id: str, bulk_limit: int, keep_phi: bool,
-                 private_allow: tuple[str, ...] = ()) -> None:
+def _init_worker(key_file: str | None, run_id: str, bulk_limit: int, keep_phi: bool,
+                 policy: DeidPolicy | None = None) -> None:
+    """Set up a worker. The key reaches it as the path of its 0600 key file (on Spark executors, the
+    copy Spark shipped with `addFile`), never as bytes inside pickled arguments or closures."""
     warnings.simplefilter("ignore")  # pydicom's own warnings: our outcome carries what matters
     import logging
 
     logging.getLogger("pydicom").setLevel(logging.ERROR)
-    allow = frozenset(int(t, 16) for t in private_allow)
-    _W.update(deid=Deidentifier(key, allow) if key is not None else None, run_id=run_id,
+    key = load_key(_local_key_file(key_file), create=False) if key_file else None
+    _W.update(deid=Deidentifier(key, policy) if key is not None else None, run_id=run_id,
               bulk_limit=bulk_limit, keep_phi=keep_phi)
 
 
@@ -125,6 +98,23 @@ def _work(f: SourceFile) -> Outcome:
             return extract(f.uri, fp, f.size, _W["deid"], _W["run_id"], _W["bulk_limit"], _W["keep_phi"])
     except OSError as e:
         return Outcome(f.uri, f.size, error_class="unreadable", message=f"{type(e).__name__}: {e}")
+
+
+def _local_key_file(key_file: str) -> str:
+    """The key file on this host: as given, or the copy Spark shipped to this executor."""
+    if os.path.exists(key_file):
+        return key_file
+    try:
+        from pyspark import SparkFiles
+
+        shipped = SparkFiles.get(os.path.basename(key_file))
+    except Exception:  # not inside a Spark executor
+        return key_file
+    try:
+        os.chmod(shipped, 0o600)
+    except OSError:
+        pass
+    return shipped
 
 
 def _outcomes(files: Iterable[SourceFile], workers: int, init_args: tuple) -> Iterator[tuple[SourceFile, Outcome]]:
@@ -165,6 +155,8 @@ def _spark_outcomes(files: Iterable[SourceFile], init_args: tuple, master: str |
         if not todo:
             return
         sc = spark.sparkContext
+        if init_args[0]:  # the key file travels as a file Spark ships, not inside the closure
+            sc.addFile(init_args[0])
         slices = max(sc.defaultParallelism, min(len(todo) // 256, 10_000))
         def extract_partition(it):
             _init_worker(*init_args)
@@ -177,64 +169,107 @@ def _spark_outcomes(files: Iterable[SourceFile], init_args: tuple, master: str |
 
 
 # --- the run -------------------------------------------------------------------------------
-def new_run_id() -> str:
-    return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-
-
 def run_load(session: Session, settings: Settings, sources: list[str], options: LoadOptions | None = None,
              progress: Progress | None = None, log: Callable[[str], None] = lambda m: None) -> LoadSummary:
     options = options or LoadOptions()
-    db, phi_db = settings.database, settings.phi_database
-    table = metastore.describe(session, f"{db}.dicom_metadata")
-    errors_tbl = metastore.describe(session, f"{db}.load_errors")
-    runs_tbl = metastore.describe(session, f"{db}.load_runs")
-    phi_tbl = metastore.describe(session, f"{phi_db}.patient_map") if options.keep_phi_map else None
-    locations_tbl = metastore.describe(session, f"{phi_db}.image_locations")
-    db_location = table.location.rsplit("/", 1)[0]
+    policy = options.policy or DeidPolicy.from_settings(settings, options.private_allow)
+    t = {spec.name: metastore.describe(session, spec.qualified(settings)) for spec in (
+        tables.DICOM_METADATA, tables.LOAD_ERRORS, tables.LOAD_RUNS, tables.IMAGE_LOCATIONS, tables.FILE_REFS)}
+    if options.keep_phi_map:
+        t["patient_map"] = metastore.describe(session, tables.PATIENT_MAP.qualified(settings))
 
     lock = command_lock(settings, "load", "load")
     lock.acquire(options.lock_timeout, on_wait=lambda h: log(f"waiting for another load to finish ({h})"))
-    run_id = new_run_id()
-    inputs = [source_dataset(src) for src in sources]
-    outputs = [t.name for t in (table, errors_tbl, runs_tbl, locations_tbl, phi_tbl) if t is not None]
     try:
-        with Emitter(settings).run("load", run_id, inputs, outputs):
-            return _run(session, settings, sources, options, progress, log, table, errors_tbl, runs_tbl,
-                        phi_tbl, locations_tbl, db_location, run_id)
+        key = _checked_key(session, settings, options)
+        run_id = new_run_id()
+        deid = Deidentifier(key, policy) if key is not None else None
+        inputs = [source_dataset(src, deid) for src in sources]
+        with Emitter(settings).run("load", run_id, inputs, [i.name for i in t.values()]) as lineage:
+            summary = _run(session, settings, sources, options, progress, log, t, run_id, key, deid)
+            summary.lineage_warnings = lineage.warnings
+            return summary
     finally:
         lock.release()
 
 
-def source_dataset(src: str) -> tuple[str, str]:
-    """An OpenLineage (namespace, name) for a load source: file://host or the URI's scheme and authority."""
+def _checked_key(session: Session, settings: Settings, options: LoadOptions) -> bytes | None:
+    """The key this run uses, after checking that every earlier run of the database used it too.
+
+    A missing key file is created only for a database that no de-identified run has written: for
+    any other, a new key would give every returning patient a second pseudonym.
+    """
+    history = table_rows.select(session, tables.LOAD_RUNS, tables.LOAD_RUNS.qualified(settings),
+                                "status = 'succeeded'")
+    earlier = {(r["deid"], r["key_fingerprint"]) for r in history}
+    key = None
+    if options.deid:
+        create = not any(d == "on" for d, _ in earlier)
+        if not create and not Path(settings.key_file).expanduser().exists():
+            raise KeyMismatch(
+                f"the de-identification key file {settings.key_file} is missing, but earlier loads into "
+                f"{settings.database} used a key: restore that file (or set MIW_KEY_FILE to it), or load into "
+                "a new database (MIW_DATABASE, MIW_PHI_DATABASE)")
+        key = load_key(settings.key_file, create=create)
+    check_key_history(settings, earlier, options.deid, key_fingerprint(key) if key is not None else None)
+    return key
+
+
+def file_ref(uri: str, deid: Deidentifier | None) -> str:
+    """How the core database names a file or source: its URI, or when de-identifying a path-free
+    reference (`mi-file:<keyed hash>`), resolved through <phi_db>.file_refs. Paths often hold
+    PatientIDs and dates (/<PatientID>/<StudyDate>/...)."""
+    if deid is None:
+        return uri
+    return "mi-file:" + deid.pseudonym("path", uri)[:24]
+
+
+def source_dataset(src: str, deid: Deidentifier | None = None) -> tuple[str, str]:
+    """An OpenLineage (namespace, name) for a load source: file://host or the URI's scheme and
+    authority; when de-identifying, the source's path-free reference."""
     from urllib.parse import urlparse
 
+    if deid is not None:
+        return "mi-warehouse:file-refs", file_ref(src, deid)
     u = urlparse(src)
     if u.scheme in ("", "file"):
         return f"file://{socket.gethostname()}", os.path.abspath(u.path if u.scheme else src)
     return f"{u.scheme}://{u.netloc}", u.path
 
 
-def _run(session, settings, sources, options, progress, log, table, errors_tbl, runs_tbl, phi_tbl,
-         locations_tbl, db_location, run_id) -> LoadSummary:
+def _run(session, settings, sources, options, progress, log, t, run_id, key, deid) -> LoadSummary:
     started = dt.datetime.now()
     t0 = time.monotonic()
     summary = LoadSummary(run_id)
+    table = t["dicom_metadata"]
     staging_root = settings.home / "staging"
     shutil.rmtree(staging_root, ignore_errors=True)  # left by killed runs; we hold the lock
     writer = BucketedWriter(table.location, staging_root / run_id, max(table.buckets, 1),
                             table.bucketing_version)
-    ledger = Ledger(db_location).load()
-    key = load_key(settings.key_file) if options.deid else None
+    # The ledger holds paths: it lives with the PHI database, never in the core one.
+    ledger = Ledger(_database_location(t["image_locations"]), legacy=_database_location(table)).load()
     workers = options.workers or os.cpu_count() or 1
 
-    error_rows: list[tuple] = []
+    error_rows: list[dict] = []
     ledger_rows: list[tuple] = []
     phi_rows: dict[str, tuple] = {}
     locations: list[tuple] = []
+    refs: dict[str, tuple] = {}  # path-free reference -> (ref, uri, kind, run_id, recorded_at)
     run_sops: dict[str, str] = {}
     batch: list[dict] = []
     now = dt.datetime.now
+
+    def ref(uri: str, kind: str = "file") -> str:
+        r = file_ref(uri, deid)
+        if deid is not None and r not in refs:
+            refs[r] = (r, uri, kind, run_id, now())
+        return r
+
+    def error_row(f: SourceFile, error_class: str, message: str, severity: str = "error",
+                  first: str | None = None) -> None:
+        error_rows.append({"run_id": run_id, "path": ref(f.uri), "error_class": error_class, "message": message,
+                           "file_size": f.size, "first_path": ref(first) if first else None,
+                           "recorded_at": now(), "severity": severity})
 
     def pending() -> Iterator[SourceFile]:
         for f in iter_files(sources):
@@ -245,7 +280,8 @@ def _run(session, settings, sources, options, progress, log, table, errors_tbl, 
             yield f
 
     last_report = 0.0
-    init_args = (key, run_id, options.bulk_limit, options.keep_phi_map, tuple(options.private_allow))
+    key_file = str(Path(settings.key_file).expanduser()) if key is not None else None
+    init_args = (key_file, run_id, options.bulk_limit, options.keep_phi_map, deid.policy if deid else None)
     outcomes = _spark_outcomes(pending(), init_args, options.spark_master) if options.engine == "spark" \
         else _outcomes(pending(), workers, init_args)
     for f, o in outcomes:
@@ -254,8 +290,7 @@ def _run(session, settings, sources, options, progress, log, table, errors_tbl, 
         if o.row is not None:
             first = ledger.sops.get(sop) or run_sops.get(sop)
             if first is not None and first != f.uri:
-                o.error_class, o.message = "duplicate", f"SOPInstanceUID {sop} already loaded from {first}"
-                error_rows.append((run_id, f.uri, "duplicate", o.message, f.size, first, now(), "error"))
+                error_row(f, "duplicate", f"SOPInstanceUID {sop} already loaded from {ref(first)}", first=first)
                 summary.duplicates += 1
                 ledger_rows.append((f.uri, f.size, f.mtime_ns, sop, "duplicate", run_id))
             else:
@@ -265,12 +300,12 @@ def _run(session, settings, sources, options, progress, log, table, errors_tbl, 
                 summary.loaded += 1
                 ledger_rows.append((f.uri, f.size, f.mtime_ns, sop, "loaded", run_id))
                 for w in o.warnings:
-                    error_rows.append((run_id, f.uri, "invalid_value", w, f.size, None, now(), "warning"))
+                    error_row(f, "invalid_value", w, severity="warning")
                     summary.warnings += 1
                 if o.phi:
                     phi_rows[o.phi[0]] = o.phi
         else:
-            error_rows.append((run_id, f.uri, o.error_class, o.message, f.size, None, now(), "error"))
+            error_row(f, o.error_class, o.message)
             summary.errors += 1
             summary.error_classes[o.error_class] = summary.error_classes.get(o.error_class, 0) + 1
             ledger_rows.append((f.uri, f.size, f.mtime_ns, None, o.error_class, run_id))
@@ -291,31 +326,36 @@ def _run(session, settings, sources, options, progress, log, table, errors_tbl, 
         metastore.add_partitions(session, table.name, table.location, result.partitions)
     metastore.refresh(session, table.name)
 
-    if locations:
-        _write(locations_tbl.location, run_id, LOCATIONS_SCHEMA, locations)
-        metastore.refresh(session, locations_tbl.name)
-    if error_rows:
-        _write(errors_tbl.location, run_id, ERRORS_SCHEMA, error_rows)
-        metastore.refresh(session, errors_tbl.name)
-    if phi_tbl is not None and phi_rows:
-        _write(phi_tbl.location, run_id, PHI_SCHEMA,
-               [(k, pid, name, shift, run_id, now()) for k, pid, name, shift in phi_rows.values()])
-        metastore.refresh(session, phi_tbl.name)
+    source_refs = [ref(src, "source") for src in sources]
+    _append(session, t["image_locations"], tables.IMAGE_LOCATIONS, locations, run_id)
+    _append(session, t["load_errors"], tables.LOAD_ERRORS, error_rows, run_id)
+    _append(session, t["file_refs"], tables.FILE_REFS, list(refs.values()), run_id)
+    if "patient_map" in t:
+        _append(session, t["patient_map"], tables.PATIENT_MAP,
+                [(k, pid, name, shift, run_id, now()) for k, pid, name, shift in phi_rows.values()], run_id)
     summary.seconds = time.monotonic() - t0
-    _write(runs_tbl.location, run_id, RUNS_SCHEMA, [(
-        run_id, started, now(), ", ".join(sources), summary.files_seen, summary.loaded, summary.skipped,
-        summary.duplicates, summary.errors, summary.warnings, summary.bytes, summary.seconds, "succeeded",
-        "on" if options.deid else "off", socket.gethostname(), __version__)])
-    metastore.refresh(session, runs_tbl.name)
-    Ledger(db_location).write(run_id, ledger_rows)
+    _append(session, t["load_runs"], tables.LOAD_RUNS, [{
+        "run_id": run_id, "started_at": started, "finished_at": now(), "sources": ", ".join(source_refs),
+        "files_seen": summary.files_seen, "files_loaded": summary.loaded, "files_skipped": summary.skipped,
+        "duplicates": summary.duplicates, "errors": summary.errors, "warnings": summary.warnings,
+        "bytes": summary.bytes, "seconds": summary.seconds, "status": "succeeded",
+        "deid": "on" if options.deid else "off", "host": socket.gethostname(), "loader_version": __version__,
+        "key_fingerprint": key_fingerprint(key) if key is not None else None,
+        "deid_method": deid.policy.summary() if deid is not None else None,
+    }], run_id)
+    ledger.write(run_id, ledger_rows)
     writer.discard_staging()
     if progress:
         progress(summary)
     return summary
 
 
-def _write(location: str, run_id: str, schema: pa.Schema, rows: list[tuple]) -> None:
-    fs, path = filesystem(location)
-    cols = list(zip(*rows))
-    table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, schema)], schema=schema)
-    write_parquet_atomic(fs, join(path, f"{run_id}.parquet"), table)
+def _database_location(table: metastore.TableInfo) -> str:
+    return table.location.rsplit("/", 1)[0]
+
+
+def _append(session: Session, table: metastore.TableInfo, spec: tables.TableSpec, rows: list, run_id: str) -> None:
+    """One Parquet file per run and table (named after the run: a re-run replaces, never doubles)."""
+    if rows:
+        table_rows.write_file(table.location, spec, rows, f"{run_id}.parquet")
+        metastore.refresh(session, table.name)

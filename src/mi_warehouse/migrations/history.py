@@ -16,26 +16,9 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..engine import literals as lit
 from ..engine.connection import Session
+from ..runtime import rows, tables
 
-COLUMNS = [
-    ("event_seq", "BIGINT"),
-    ("attempt_id", "STRING"),
-    ("version", "STRING"),
-    ("description", "STRING"),
-    ("script", "STRING"),
-    ("kind", "STRING"),
-    ("template_checksum", "STRING"),
-    ("rendered_checksum", "STRING"),
-    ("status", "STRING"),
-    ("statements_total", "INT"),
-    ("statement_reached", "INT"),
-    ("done_checksum", "STRING"),
-    ("error", "STRING"),
-    ("applied_by", "STRING"),
-    ("applied_at", "TIMESTAMP"),
-    ("execution_ms", "BIGINT"),
-    ("engine", "STRING"),
-]
+SPEC = tables.SCHEMA_MIGRATIONS
 
 
 @dataclass(frozen=True)
@@ -72,7 +55,7 @@ class History:
         self.database_location = f"{settings.storage_path}/{self.db}"
 
     def ddl(self) -> list[str]:
-        cols = ",\n  ".join(f"`{n}` {t}" for n, t in COLUMNS)
+        cols = ",\n  ".join(f"`{n}` {t}" for n, t in SPEC.ddl_columns())
         return [
             f"CREATE DATABASE IF NOT EXISTS {lit.identifier(self.db)} "
             f"LOCATION {lit.string(self.database_location)}",
@@ -91,9 +74,7 @@ class History:
         """All rows, oldest first; empty when the table does not exist yet (read-only)."""
         if not self.exists():
             return []
-        names = ", ".join(f"`{n}`" for n, _ in COLUMNS)
-        rows = self.session.execute(f"SELECT {names} FROM {self.table}").rows
-        entries = [Entry(*r) for r in rows]
+        entries = [Entry(**r) for r in rows.select(self.session, SPEC, f"{self.db}.schema_migrations")]
         return sorted(entries, key=lambda e: e.event_seq)
 
     @staticmethod
@@ -108,9 +89,4 @@ class History:
         values.setdefault("event_seq", time.time_ns() // 1000)
         values.setdefault("applied_by", applied_by())
         values.setdefault("applied_at", dt.datetime.now())
-        row = ", ".join(
-            f"CAST({lit.value(values.get(n))} AS {t})" if values.get(n) is None
-            else lit.value(values.get(n))
-            for n, t in COLUMNS
-        )
-        self.session.execute(f"INSERT INTO TABLE {self.table} SELECT {row}")
+        self.session.execute(rows.insert_sql(f"{self.db}.schema_migrations", SPEC, [values]))

@@ -19,7 +19,9 @@ from ..config import Settings
 from ..engine import literals as lit
 from ..engine.connection import Session
 from ..errors import MiWarehouseError
+from ..runtime import rows as table_rows
 from ..runtime.storage import filesystem, join
+from ..runtime.tables import MODEL_VERSIONS
 from .card import ModelCard, load_card
 from .checks import inspect_model
 
@@ -60,7 +62,7 @@ class ModelVersion:
         return ModelCard.from_json(self.card, f"{self.name}:{self.version}")
 
 
-COLUMNS = [f for f in ModelVersion.__dataclass_fields__]
+COLUMNS = MODEL_VERSIONS.names  # ModelVersion's fields, in the table's order (a test checks)
 
 
 def _from_row(row) -> ModelVersion:
@@ -136,19 +138,12 @@ def register(session: Session, settings: Settings, file: Path, name: str, versio
     uri = join(settings.model_store, name, version, "model.onnx")
     pre = json.dumps(card.to_dict()["preprocessing"], sort_keys=True)
     shape = [d if isinstance(d, int) else -1 for d in info.input_shape]
-    values = [
-        name, version, info.sha256, uri, info.opset, shape, pre, list(card.labels),
-        card.decision_threshold, card.training.cohort or None, card.training.run or None, card_json,
-        f"{getpass.getuser()}@{socket.gethostname()}", dt.datetime.now(),
-        parent_version or card.training.parent_version,
-    ]
-    exprs = []
-    for v in values:
-        if isinstance(v, list):
-            exprs.append("array(" + ", ".join(lit.value(x) for x in v) + ")")
-        elif v is None:
-            exprs.append("CAST(NULL AS STRING)")
-        else:
-            exprs.append(lit.value(v))
-    session.execute(f"INSERT INTO TABLE {settings.database}.model_versions SELECT {', '.join(exprs)}")
+    table_rows.insert(session, settings, MODEL_VERSIONS, [{
+        "name": name, "version": version, "sha256": info.sha256, "uri": uri, "opset": info.opset,
+        "input_shape": shape, "preprocessing": pre, "labels": list(card.labels),
+        "decision_threshold": card.decision_threshold, "training_cohort": card.training.cohort or None,
+        "training_run": card.training.run or None, "card": card_json,
+        "registered_by": f"{getpass.getuser()}@{socket.gethostname()}", "registered_at": dt.datetime.now(),
+        "parent_version": parent_version or card.training.parent_version,
+    }])
     return require(session, settings, f"{name}:{version}"), True

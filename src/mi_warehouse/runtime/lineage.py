@@ -6,6 +6,10 @@ emits START, and COMPLETE or FAIL, with its inputs and outputs as datasets named
 tables (`<db>.<table>`, namespace `hive://HOST:PORT`; load sources keep their own URI), so a
 lineage server shows the same chain as `mi-warehouse lineage`. The OpenLineage run id is a UUID
 derived from mi-warehouse's own run id (uuid5), so the two can be matched.
+
+Lineage is a report about the work, not part of it: an endpoint that is down or a file that
+cannot be written never fails `load`, `infer` or `run`. Each failed emission becomes a one-line
+warning on the run (`EmittedRun.warnings`), which the command prints and records.
 """
 
 from __future__ import annotations
@@ -55,19 +59,36 @@ class Emitter:
             outputs=[OutputDataset(namespace=ns, name=n) for ns, n in map(self._dataset, outputs)],
         )
 
-    @contextlib.contextmanager
-    def run(self, job: str, run_id: str, inputs: list, outputs: list) -> Iterator[None]:
-        """Emit START now, COMPLETE when the block ends, FAIL (with the error) when it raises."""
-        if not self.enabled:
-            yield
-            return
-        self._client.emit(self._event("START", job, run_id, inputs, outputs))
+    def _emit(self, run: "EmittedRun", state: str, job: str, run_id: str, inputs: list, outputs: list,
+              error: str | None = None) -> None:
         try:
-            yield
+            self._client.emit(self._event(state, job, run_id, inputs, outputs, error))
+        except Exception as e:  # lineage must never fail the work it describes
+            where = self.settings.openlineage_url or self.settings.openlineage_file
+            run.warnings.append(f"OpenLineage {state} event for {job} run {run_id} not sent to {where}: "
+                                f"{type(e).__name__}: {' '.join(str(e).split())[:200]}")
+
+    @contextlib.contextmanager
+    def run(self, job: str, run_id: str, inputs: list, outputs: list) -> Iterator["EmittedRun"]:
+        """Emit START now, COMPLETE when the block ends, FAIL (with the error) when it raises."""
+        run = EmittedRun()
+        if not self.enabled:
+            yield run
+            return
+        self._emit(run, "START", job, run_id, inputs, outputs)
+        try:
+            yield run
         except BaseException as e:
-            self._client.emit(self._event("FAIL", job, run_id, inputs, outputs, str(e) or type(e).__name__))
+            self._emit(run, "FAIL", job, run_id, inputs, outputs, str(e) or type(e).__name__)
             raise
-        self._client.emit(self._event("COMPLETE", job, run_id, inputs, outputs))
+        self._emit(run, "COMPLETE", job, run_id, inputs, outputs)
+
+
+class EmittedRun:
+    """What became of one run's lineage events: the warnings of those that could not be sent."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
 
 
 def _client(settings: Settings):
