@@ -23,7 +23,7 @@ def local_path(uri: str) -> str | None:
     if uri.startswith("file:"):
         parts = urlsplit(uri)
         if parts.netloc not in ("", "localhost"):
-            raise ImageError(f"file URI with a remote host is not supported: {uri}")
+            raise ImageError(f"file URI with a remote host ({parts.netloc}) is not supported")
         return unquote(parts.path)
     if _SCHEME.match(uri):
         return None
@@ -31,7 +31,11 @@ def local_path(uri: str) -> str | None:
 
 
 def read_uri(uri: str, max_bytes: int = 2 << 30) -> bytes:
-    """All bytes of the object at ``uri``; raises :class:`ImageError` with a one-line reason."""
+    """All bytes of the object at ``uri``; raises :class:`ImageError` with a one-line reason.
+
+    The reason never holds the path: it lands in ``predictions.error`` in the de-identified
+    database, and paths often hold PatientIDs and dates. The row's SOPInstanceUID names the image.
+    """
     if not uri:
         raise ImageError("empty image_uri")
     path = local_path(uri)
@@ -46,16 +50,24 @@ def read_uri(uri: str, max_bytes: int = 2 << 30) -> bytes:
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(f"image not found: {uri}") from None
+        raise ImageError("image file not found (see <phi_db>.image_locations)") from None
     except IsADirectoryError:
-        raise ImageError(f"image_uri is a directory: {uri}") from None
+        raise ImageError("image_uri is a directory") from None
     except OSError as exc:
-        raise ImageError(f"cannot read {uri}: {exc.strerror or exc}") from None
+        raise ImageError(f"cannot read the image file: {_without(exc.strerror or str(exc), uri, path)}") from None
     except Exception as exc:  # pyarrow raises its own error types
-        raise ImageError(f"cannot read {uri}: {type(exc).__name__}: {exc}") from None
+        raise ImageError(f"cannot read the image file: {type(exc).__name__}: {_without(str(exc), uri, path)}") \
+            from None
     if len(data) > max_bytes:
-        raise ImageError(f"image larger than {max_bytes} bytes: {uri}")
+        raise ImageError(f"image larger than {max_bytes} bytes")
     return data
+
+
+def _without(text: str, *paths: str | None) -> str:
+    """`text` with every given path (and its URI form) replaced by a placeholder."""
+    for p in sorted((p for p in paths if p), key=len, reverse=True):
+        text = text.replace(p, "<image>")
+    return text
 
 
 def _filesystem(uri: str):
@@ -69,7 +81,7 @@ def _filesystem(uri: str):
         from pyarrow.fs import FileSystem
         _, inner = FileSystem.from_uri(uri)
     except Exception as exc:
-        raise ImageError(f"unsupported image_uri {uri}: {exc}") from None
+        raise ImageError(f"unsupported image_uri ({parts.scheme}:): {_without(str(exc), uri)}") from None
     return fs, inner
 
 
