@@ -204,10 +204,12 @@ def apply_cmd(ctx, dry_run: bool, engine: str | None, show_status: bool, repair:
               help="local: worker processes here; spark: extraction as a Spark job (see --spark-master).")
 @click.option("--spark-master", default=None,
               help="Spark master for --engine spark (default: spark-submit's, else local[*]).")
+@click.option("--lock-timeout", type=float, default=3600.0, show_default=True,
+              help="Seconds to wait for another load into the same database.")
 @click.pass_context
 @reports_errors
 def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, private_allow, engine,
-             spark_master) -> None:
+             spark_master, lock_timeout) -> None:
     """Load DICOM headers from SOURCES (directories, globs, file:// hdfs:// s3:// URIs)."""
     from .engine.connection import connect
     from .loaders.load import LoadOptions, run_load
@@ -217,7 +219,7 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, 
     s = _settings(ctx)
     opts = LoadOptions(workers=workers, batch_rows=batch_rows, deid=(deid == "on"),
                        keep_phi_map=keep_phi_map, bulk_limit=bulk_limit, engine=engine, spark_master=spark_master,
-                       private_allow=private_tags(private_allow))
+                       private_allow=private_tags(private_allow), lock_timeout=lock_timeout)
     with connect(s) as session, LoadProgress() as bar:
         summary = run_load(session, s, list(sources), opts, progress=bar.update, log=bar.log)
     click.echo(
@@ -227,7 +229,9 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, 
     )
     if summary.error_classes:
         click.echo("errors by class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.error_classes.items()))
-                   + f" (details: SELECT * FROM {s.database}.load_errors WHERE run_id = '{summary.run_id}')")
+                   + f" (details: SELECT * FROM {s.database}.load_errors WHERE run_id = '{summary.run_id}'; "
+                   f"with real paths, for those allowed: {s.phi_database}.load_errors_located)")
+    _warn_lineage(summary.lineage_warnings)
 
 
 @main.command("synth")
@@ -405,6 +409,12 @@ def infer_cmd(ctx, model_ref, cohort, force, batch_size, providers, print_sql, l
     click.echo(f"run {summary.run_id}: {summary.input_rows} images in cohort, {summary.scored} scored "
                f"({summary.rows_ok} ok, {summary.rows_error} errors) on {summary.provider or '-'} in "
                f"{summary.seconds:.1f}s ({summary.rate:.0f} images/s)")
+    _warn_lineage(summary.lineage_warnings)
+
+
+def _warn_lineage(warnings: list[str]) -> None:
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
 
 
 @main.command("lineage")

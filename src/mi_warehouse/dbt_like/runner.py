@@ -113,8 +113,10 @@ def run_models(session: Session, settings: Settings, select=None, vars: Mapping[
             f"{(settings.phi_database if src == 'mi_phi' else settings.database)}.{tbl}"
             for src, tbl in node.depends_on_sources]
         try:
-            with emitter.run(f"model.{name}", f"{run_id}.{name}", inputs, [node.relation.unquoted]):
+            with emitter.run(f"model.{name}", f"{run_id}.{name}", inputs, [node.relation.unquoted]) as lineage:
                 res.rows = _build(session, node, engine, full_refresh)
+            if lineage.warnings:  # recorded with the model's result, never a failure
+                res.message = "warning: " + "; ".join(lineage.warnings)
         except MiWarehouseError as e:
             res.status = "error"
             res.message = f"{node.path}: {getattr(e, 'engine_message', '') or e}"

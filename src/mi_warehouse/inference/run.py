@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..config import Settings
@@ -46,6 +46,7 @@ class InferSummary:
     seconds: float = 0.0
     transform_seconds: float = 0.0  # the SELECT TRANSFORM statement alone
     partitions_read: int = 0
+    lineage_warnings: list = field(default_factory=list)  # OpenLineage events that could not be sent
 
     @property
     def rate(self) -> float:
@@ -99,8 +100,10 @@ def run_inference(session: Session, settings: Settings, model_ref: str, cohort: 
     with Emitter(settings).run(f"infer.{model.name}", run_id,
                                cohort_ds + [f"{settings.database}.dicom_metadata", f"{settings.database}.model_versions",
                                             f"{settings.phi_database}.image_locations"],
-                               [f"{settings.database}.predictions", f"{settings.database}.inference_runs"]):
-        return _run(session, settings, model, model_ref, cohort, plan, run_id, lock, log)
+                               [f"{settings.database}.predictions", f"{settings.database}.inference_runs"]) as lineage:
+        summary = _run(session, settings, model, model_ref, cohort, plan, run_id, lock, log)
+        summary.lineage_warnings = lineage.warnings
+        return summary
 
 
 def _run(session, settings, model, model_ref, cohort, plan, run_id, lock, log) -> InferSummary:
