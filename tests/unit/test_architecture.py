@@ -91,3 +91,12 @@ def test_the_checker_sees_imports():
     assert {"runtime", "engine", "config"} <= _imports(PKG / "loaders" / "load.py")
     assert "serde" in _imports(PKG / "loaders" / "extract.py")
     assert "models" in _imports(PKG / "inference" / "run.py")
+
+
+def test_the_readme_architecture_table_matches_the_folders():
+    import re
+
+    readme = (PKG.parents[1] / "README.md").read_text()
+    listed = set(re.findall(r"^\| `src/mi_warehouse/(\w+)/` \|", readme, re.M))
+    packages = {p.parent.name for p in PKG.glob("*/__init__.py")}
+    assert listed == packages
