@@ -197,22 +197,18 @@ class Deidentifier:
                          else self.keys.pseudonym("patient", v))
         return _each(value, lambda v: self.keys.pseudonym(kind, v))
 
-    def _empty(self, tag, vr, value, subj, enc):  # Z
-        if vr == "SQ":
-            return []
-        if value is None:
-            return None
-        if vr == "PN" or tag in self._kinds:
-            return self._pseudo(tag, vr, value, subj)
-        return None
+    def _empty(self, tag, vr, value, subj, enc):  # Z: empty; names and identifiers get pseudonyms
+        return self._dummy(tag, vr, value, subj, enc, zero=True)
 
-    def _dummy(self, tag, vr, value, subj, enc):  # D
+    def _dummy(self, tag, vr, value, subj, enc, zero: bool = False):  # D
         if vr == "SQ":
             return []
         if value is None:
             return None
         if vr == "PN" or tag in self._kinds:
             return self._pseudo(tag, vr, value, subj)
+        if zero:
+            return None
         if vr in ("DA", "DT") and self._shift_dates:
             return self._shift(tag, vr, value, subj)
         if vr == "UI":

@@ -124,8 +124,9 @@ class DeidPolicy:
         return f"mi-warehouse PS3.15 {PROFILE_EDITION} E.1-1 Basic Profile"[:64]
 
     def summary(self) -> str:
-        """A short line for load_runs: profile, edition, codes of the options in force."""
-        codes = " ".join(c for c, _ in self.method_codes())
-        extra = f"; safe private {len(self.safe_private) + len(self.private_tags)}" \
+        """A short line for load_runs: the profile, its edition, the options in force with their codes."""
+        opts = ", ".join(f"{n} ({BY_NAME[n].code})" for n in self.options) or "none"
+        extra = f"; safe private attributes: {len(self.safe_private) + len(self.private_tags)}" \
             if self.has("retain_safe_private") else ""
-        return f"PS3.15 {PROFILE_EDITION} Basic Profile {codes} ({', '.join(self.options) or 'no options'}{extra})"
+        return (f"DICOM PS3.15 {PROFILE_EDITION} Basic Application Level Confidentiality Profile "
+                f"({BASIC_CODE[0]}); options: {opts}{extra}")
