@@ -73,6 +73,20 @@ def test_default_load_leaves_no_identifier_in_the_core_database(default_load, ho
     assert findings == [], f"{len(findings)} finding(s) in {settings.database}:\n{_table(findings)}"
 
 
+def test_the_default_load_audit_looks_where_the_load_wrote(default_load, hostile):
+    """A clean audit means something only if it reads the database the load wrote: plant one leak there."""
+    settings, _, _ = default_load
+    probe = settings.local_storage_dir / settings.database / "_work" / ".probe"
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_text(f"left behind: {hostile.patients[3].accession}\n")
+    try:
+        found = scan(settings, sources=[str(hostile.out_dir)])
+    finally:
+        probe.unlink()
+    assert [(f.table, f.file, f.column, f.kind) for f in found] == [
+        ("_work", "_work/.probe", "(text)", "AccessionNumber")]
+
+
 def test_raw_load_shows_every_planted_identifier_where_it_was_planted(raw_load, hostile):
     settings, _, _ = raw_load
     findings = scan(settings, sources=[str(hostile.out_dir)])

@@ -5,8 +5,8 @@ Two origins, used together when both are given:
 - the PHI database: `patient_map` (patient_id, patient_name and any further identifier or date
   column; written only by loads with `--keep-phi-map`) and `image_locations` (the real paths);
 - the original headers (`--sources DIR`, read with pydicom): PatientID, PatientName,
-  IssuerOfPatientID, AccessionNumber, OtherPatientIDs at any depth (an old PatientID in the
-  Original Attributes Sequence too), every top-level date, and the components of the file path.
+  IssuerOfPatientID, AccessionNumber, OtherPatientIDs, PatientAddress, PatientTelephoneNumbers
+  at any depth (an old PatientID in the Original Attributes Sequence too), every top-level date, and the components of the file path.
 
 Values shorter than 3 characters (4 for digits only) are not searched alone: they would match
 everywhere. Dates are kept per patient, so a row keyed by a patient is checked against that
@@ -35,7 +35,7 @@ UID_RE = re.compile(r"^\d+(?:\.\d+)+$")
 WORD_RE = re.compile(r"[^\W_]+")
 NAME_SPLIT = re.compile(r"[\^=\s,]+")
 SOURCE_KEYWORDS = ("PatientID", "OtherPatientIDs", "IssuerOfPatientID", "AccessionNumber",
-                   "MedicalRecordLocator")
+                   "MedicalRecordLocator", "PatientAddress", "PatientTelephoneNumbers")
 # patient_map columns that are not identifiers
 _PHI_MAP_SKIP = {"patient_key", "load_run_id", "recorded_at", "date_shift_days"}
 _PHI_MAP_KINDS = {"patient_id": "PatientID", "patient_name": "PatientName",

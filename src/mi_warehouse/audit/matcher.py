@@ -2,8 +2,9 @@
 
 Checked in every string: the identifiers (whole words or phrases, any case), the real file
 paths, the patient's original dates in any spelling, and identifier patterns: telephone numbers,
-e-mail addresses and runs of 7 or more digits (an MRN) that are not part of a UID, not a date
-and not a number held in a numeric column of the same rows. A UID (all digits and dots), a value
+e-mail addresses and runs of 7 or more digits (an MRN) that are not part of a UID, a UUID or a
+hex pseudonym, not a date, not a DICOM tag (`00080023`) and not a number held in a numeric
+column of the same rows. A UID (all digits and dots), a value
 of VR UI and a hex pseudonym are never findings; dates and times (DA, DT, TM) are checked
 against the original dates only.
 """
@@ -16,6 +17,8 @@ import datetime as dt
 import re
 from collections import Counter
 
+from pydicom.datadict import dictionary_has_tag
+
 from .dates import DATE_RE, dates_in
 from .identifiers import UID_RE, WORD_RE, Identifiers
 
@@ -24,6 +27,8 @@ PHONE_RE = re.compile(r"(?<![\w.+])(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)[ -]?|\d{2,4
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 DIGITS_RE = re.compile(r"(?<![^\W_]|\.)\d{7,}(?![^\W_]|\.\d)")
 PATH_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:/)?/[^\s\"'<>|,;*?]+")
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+HEX = frozenset("0123456789abcdefABCDEF")
 TEMPORAL_VRS = frozenset({"DA", "DT", "TM"})
 
 
@@ -90,7 +95,8 @@ class Matcher:
             found["phone pattern"] += 1
         for m in DIGITS_RE.finditer(text):
             run = m.group()
-            if run in numbers or run in self.ids.words or _is_date(run):
+            if run in numbers or run in self.ids.words or _is_date(run) or _is_tag(run) \
+                    or _in_hex_token(text, m.start(), m.end()):
                 continue
             found["digit-run pattern (MRN-like)"] += 1
 
@@ -98,6 +104,23 @@ class Matcher:
 def _path(text: str) -> str:
     text = text.rstrip(".:)]}")
     return text[len("file://"):] if text.startswith("file://") else (text[5:] if text.startswith("file:/") else text)
+
+
+def _is_tag(run: str) -> bool:
+    """A DICOM tag written as 8 digits, `(00080023)` in a message."""
+    return len(run) == 8 and dictionary_has_tag(int(run, 16))
+
+
+def _in_hex_token(text: str, start: int, end: int) -> bool:
+    """Digits inside a UUID (a file name's `08134076-c51d-...`) or a hex pseudonym."""
+    left = start
+    while left > 0 and (text[left - 1] in HEX or text[left - 1] == "-"):
+        left -= 1
+    right = end
+    while right < len(text) and (text[right] in HEX or text[right] == "-"):
+        right += 1
+    token = text[left:right]
+    return bool(UUID_RE.search(token)) or any(len(part) >= 16 and not part.isdigit() for part in token.split("-"))
 
 
 def _is_date(run: str) -> bool:
