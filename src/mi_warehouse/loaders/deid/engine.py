@@ -5,10 +5,12 @@
 de-identified, sequences as lists of de-identified items, plus the de-identification markers
 (PatientIdentityRemoved, DeidentificationMethod, DeidentificationMethodCodeSequence,
 LongitudinalTemporalInformationModified). Each element costs one dict lookup for its action; the
-elements that are not kept go to one small handler per action (X remove, Z empty, D dummy,
-K keep, C clean, U UID), each deciding by VR. A sequence that is removed goes whole; one that is
-kept or cleaned is walked item by item with the same rules; Z and D give an empty sequence (a
-sequence's dummy content would be whatever it held). Private attributes go unless the Retain Safe
+elements that are not kept go to one small handler per action (X remove, Z zero length, D dummy,
+K keep, C clean, U UID), each deciding by VR. Z and D give names and identifiers their keyed
+pseudonyms; otherwise Z leaves the attribute out (a zero-length value carries nothing, and
+header_json is a record, not an instance that must keep Type 2 attributes) and D writes a dummy
+of the VR. A sequence that is removed goes whole; one that is kept or cleaned is walked item by
+item with the same rules; D gives an empty sequence (its dummy content would be what it held). Private attributes go unless the Retain Safe
 Private Option keeps them by (group, private creator, element offset) or by a literal
 `--private-allow` tag; the creator element of what is kept is kept with it.
 """
@@ -197,18 +199,20 @@ class Deidentifier:
                          else self.keys.pseudonym("patient", v))
         return _each(value, lambda v: self.keys.pseudonym(kind, v))
 
-    def _empty(self, tag, vr, value, subj, enc):  # Z: empty; names and identifiers get pseudonyms
-        return self._dummy(tag, vr, value, subj, enc, zero=True)
+    def _empty(self, tag, vr, value, subj, enc):  # Z
+        """Names and identifiers get pseudonyms; anything else is left out of header_json: a
+        zero-length value carries nothing, and header_json need not keep Type 2 attributes."""
+        if vr != "SQ" and value is not None and (vr == "PN" or tag in self._kinds):
+            return self._pseudo(tag, vr, value, subj)
+        return DROP
 
-    def _dummy(self, tag, vr, value, subj, enc, zero: bool = False):  # D
+    def _dummy(self, tag, vr, value, subj, enc):  # D
         if vr == "SQ":
             return []
         if value is None:
             return None
         if vr == "PN" or tag in self._kinds:
             return self._pseudo(tag, vr, value, subj)
-        if zero:
-            return None
         if vr in ("DA", "DT") and self._shift_dates:
             return self._shift(tag, vr, value, subj)
         if vr == "UI":
