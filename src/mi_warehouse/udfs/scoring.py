@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model_card import ModelCard
+from ..models.card import ModelCard
 
-__all__ = ["label_scores", "decide", "expected_width"]
+__all__ = ["label_scores", "decide", "expected_width", "score_problem"]
 
 
 def expected_width(kind: str, n_labels: int) -> tuple[int, ...]:
@@ -41,6 +41,21 @@ def label_scores(raw: np.ndarray, card: ModelCard) -> np.ndarray:
         out[:, pos], out[:, 1 - pos] = p, 1.0 - p
         return out
     return x
+
+
+def score_problem(scores: np.ndarray, card: ModelCard) -> str | None:
+    """Why one image's label scores cannot be stored as a prediction (a one-line reason), or
+    ``None`` when they can: a NaN or infinite score, or a positive-class probability outside
+    [0, 1] (a sigmoid or softmax output that is not a probability). Such an image becomes a
+    ``status='error'`` row, so that evaluation counts it as not scored instead of ranking it."""
+    values = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(values).all():
+        return "the model produced non-finite scores"
+    prob = float(values[card.positive_index])
+    if not 0.0 <= prob <= 1.0:
+        return (f"the model produced probability {prob!r} for {card.positive_label!r}, "
+                f"outside [0, 1]; check output.kind in the model card")
+    return None
 
 
 def decide(scores: np.ndarray, card: ModelCard) -> tuple[str, float]:
