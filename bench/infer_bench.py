@@ -90,13 +90,12 @@ def main(argv=None) -> dict:
 
     from mi_warehouse.synth import generate
     from mi_warehouse.models.demo import DEMO_CARD, DEMO_MODEL
-    from mi_warehouse.udfs.model_card import parse_card
     from mi_warehouse.models.card import load_card
 
     corpus = Path(tempfile.mkdtemp(prefix="mi-infer-bench-"))
     generate(corpus, args.patients, seed=77, image_size=64)
     files = _chest_files(corpus)
-    card = parse_card(load_card(DEMO_CARD).to_dict())
+    card = load_card(DEMO_CARD)
     dec, arrays = decode_rate(files, card)
     inf = onnx_rate(arrays, DEMO_MODEL, args.batch_size)
     command, tr, scored, provider = transform_rate(corpus, args.batch_size)

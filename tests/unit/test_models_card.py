@@ -1,16 +1,26 @@
-"""Model cards (mi_warehouse.models.card): loading, round trips, one-line validation errors."""
+"""The model-card contract (mi_warehouse.models.card): loading, round trips, one-line
+validation errors (each rule tested once, here), the TRANSFORM row columns, and the contract's
+light imports."""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from mi_warehouse.errors import MiWarehouseError
-from mi_warehouse.models.card import ModelCard, ModelCardInvalid, load_card
+from mi_warehouse.models.card import (EMBEDDING_COLUMN, INPUT_COLUMNS, OUTPUT_COLUMNS, ModelCard,
+                                      ModelCardInvalid, load_card, output_columns)
 from mi_warehouse.models.demo import DEMO_CARD
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 EXAMPLE = """
 name: chest-finding-resnet
@@ -100,6 +110,7 @@ def _set(path: str, value):
 BAD = [
     (_set("name", KeyError), "name: required field is missing"),
     (_set("name", "has space"), "name:"),
+    (_set("name", ""), "name: must not be empty"),
     (_set("version", 1.0), "version: must be a string (got 1.0) (quote it in YAML)"),
     (_set("version", "v1"), "version:"),
     (_set("labels", ["only"]), "labels: must be a list of at least 2"),
@@ -191,3 +202,72 @@ def test_unreadable_and_unparsable_files(tmp_path):
 
 def test_error_is_a_mi_warehouse_error():
     assert issubclass(ModelCardInvalid, MiWarehouseError)
+
+
+def test_the_json_the_registry_stores_is_read_back_unchanged(example):
+    """``model_versions.card`` and the workers' ``card.json`` hold ``to_json()``."""
+    card = ModelCard.from_dict(example)
+    stored = card.to_json()
+    assert ModelCard.from_json(stored, "m:1.0.0") == card
+    assert ModelCard.from_json(stored).to_json() == stored
+    demo = load_card(DEMO_CARD)
+    assert ModelCard.from_json(demo.to_json()) == demo
+
+
+# --- the TRANSFORM row columns ------------------------------------------------------------------
+
+HIVE_TYPES = {"string", "double", "array<double>"}
+
+
+def test_transform_columns_are_named_typed_and_ordered():
+    names = [n for n, _ in OUTPUT_COLUMNS]
+    assert len(set(names)) == len(names) and EMBEDDING_COLUMN[0] not in names
+    assert {t for _, t in OUTPUT_COLUMNS + (EMBEDDING_COLUMN,) + INPUT_COLUMNS} <= HIVE_TYPES
+    assert names[0] == "sop_instance_uid" and {"status", "error", "probability"} <= set(names)
+    assert output_columns() == OUTPUT_COLUMNS
+    assert output_columns(embeddings=True) == OUTPUT_COLUMNS + (EMBEDDING_COLUMN,)
+    assert [n for n, _ in INPUT_COLUMNS] == ["sop_instance_uid", "image_uri", "frame"]
+
+
+def test_the_script_and_the_sql_use_the_contracts_columns():
+    from mi_warehouse.inference import sql
+    from mi_warehouse.udfs import pipeline
+
+    assert pipeline.OUTPUT_COLUMNS is OUTPUT_COLUMNS and pipeline.INPUT_COLUMNS is INPUT_COLUMNS
+    script = dict(OUTPUT_COLUMNS)
+    for name, hive_type in sql.PREDICTION_COLUMNS:  # every stored column: supplied or scripted
+        assert name in sql._SUPPLIED or script[name].upper() == hive_type, name
+    plan = sql.InferPlan(run_id="r-1", model_name="m", model_version="1.0.0", db="mi",
+                         phi_db="mi_phi", cohort="mi.c", work_location="/w", command="python x")
+    insert = plan.statements()[plan.TRANSFORM_STATEMENT]
+    as_list = re.search(r"AS \((.*)\)\n", insert).group(1)
+    assert as_list == ", ".join(f"{n} {t.upper()}" for n, t in OUTPUT_COLUMNS)
+    select = insert.split("\n")[1]
+    expected = [f"t.{n}" for n, _ in sql.PREDICTION_COLUMNS if n not in sql._SUPPLIED]
+    assert select == "SELECT " + ", ".join(expected + ["'r-1'", "current_timestamp()"])
+
+
+# --- light imports --------------------------------------------------------------------------------
+
+def _imported(module: str) -> set[str]:
+    """The modules that importing ``module`` loads, in a fresh interpreter."""
+    code = (f"import sys; before = set(sys.modules); import {module}; "
+            f"print(' '.join(sorted(set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=SRC)).stdout
+    return set(out.split())
+
+
+def test_the_contract_imports_the_standard_library_only():
+    mods = _imported("mi_warehouse.models.card")
+    foreign = {m.split(".")[0] for m in mods} - set(sys.stdlib_module_names) - {"mi_warehouse"}
+    assert not foreign, foreign  # no numpy, onnx, yaml (read lazily for YAML files)...
+    assert {m for m in mods if m.startswith("mi_warehouse")} <= {
+        "mi_warehouse", "mi_warehouse.errors", "mi_warehouse.models", "mi_warehouse.models.card",
+        "mi_warehouse.models.card_fields", "mi_warehouse.models.errors"}
+
+
+def test_importing_inference_sql_does_not_import_numpy_or_the_udfs():
+    mods = _imported("mi_warehouse.inference.sql")
+    assert "numpy" not in mods
+    assert not [m for m in mods if m.startswith("mi_warehouse.udfs")]

@@ -1,4 +1,7 @@
-"""The demo CNN's training preprocessing (numpy) and its shipped ONNX file on fresh synthetic data."""
+"""The demo CNN's training data (the TRANSFORM script's preprocessing, called by
+``training_prep``) and its shipped ONNX file on fresh synthetic data. The preprocessing steps
+themselves are tested in test_udfs_preprocess.py, the parity of the two paths in
+test_preprocess_parity.py."""
 
 from __future__ import annotations
 
@@ -14,34 +17,8 @@ from mi_warehouse.synth import generate
 from mi_warehouse.models.card import load_card
 from mi_warehouse.models.demo import DEMO_CARD, DEMO_MODEL
 from mi_warehouse.models.demo.dataset import load_chest_images, split_patients
-from mi_warehouse.models.demo.training_prep import percentile_scale, preprocess, resize, window
+from mi_warehouse.models.demo.training_prep import preprocess
 from mi_warehouse.models.metrics import roc_auc
-
-
-def test_window_is_dicom_linear():
-    x = np.array([0.0, 1000.0, 1999.5, 3000.0, 5000.0])
-    y = window(x, center=2000.0, width=2001.0)  # edges at 999.5 and 2999.5
-    assert y[0] == 0.0 and y[-1] == 1.0 and y[3] == 1.0
-    assert y[2] == pytest.approx(0.5)
-    assert y[1] == pytest.approx(0.5 / 2000)
-
-
-def test_percentile_scale_and_flat_image():
-    x = np.arange(101, dtype=np.float64)
-    y = percentile_scale(x, 1.0, 99.0)
-    assert y[0] == 0.0 and y[100] == 1.0 and y[50] == pytest.approx(0.5)
-    assert not percentile_scale(np.full((4, 4), 7.0), 1.0, 99.0).any()
-
-
-def test_bilinear_resize_uses_half_pixel_centres_and_antialiases_when_shrinking():
-    x = np.array([[0.0, 1.0], [2.0, 3.0]])
-    y = resize(x, 4, 4)
-    assert np.allclose(y[0], [0.0, 0.25, 0.75, 1.0])
-    assert np.allclose(y[:, 0], [0.0, 0.5, 1.5, 2.0])
-    assert resize(np.ones((8, 8)), 8, 8).shape == (8, 8)
-    # 4 -> 2: output centre 1.0 sees inputs at 0.5, 1.5, 2.5 with weights 0.75, 0.75, 0.25
-    shrunk = resize(np.array([[0.0, 0.0, 7.0, 0.0]] * 4), 4, 2)
-    assert np.allclose(shrunk[:, 0], 0.25 * 7 / 1.75) and np.allclose(shrunk[:, 1], 0.75 * 7 / 1.75)
 
 
 def _image(pixels: np.ndarray, photometric: str, **extra) -> Dataset:

@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from ..engine import literals as lit
 from ..engine.splitter import split_statements
 from ..errors import MiWarehouseError
-from ..udfs.pipeline import OUTPUT_COLUMNS
+from ..models.card import OUTPUT_COLUMNS
 
 PREDICTION_COLUMNS = [("sop_instance_uid", "STRING"), ("predicted_label", "STRING"), ("probability", "DOUBLE"),
                       ("scores", "ARRAY<DOUBLE>"), ("status", "STRING"), ("error", "STRING"),
                       ("latency_ms", "DOUBLE"), ("provider", "STRING"), ("run_id", "STRING"),
                       ("predicted_at", "TIMESTAMP")]
+# Columns of `predictions` that the INSERT ... SELECT TRANSFORM fills itself; every other one is
+# taken by name from the script's output columns (models.card.OUTPUT_COLUMNS, the contract).
+_SUPPLIED = ("run_id", "predicted_at")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -96,7 +99,8 @@ class InferPlan:
 
     def statements(self) -> list[str]:
         out_cols = ", ".join(f"{n} {t.upper()}" for n, t in OUTPUT_COLUMNS)
-        names = ", ".join(f"t.{n}" for n, _ in PREDICTION_COLUMNS[:8])
+        supplied = dict(zip(_SUPPLIED, (lit.string(self.run_id), "current_timestamp()")))
+        names = ", ".join(supplied.get(n) or f"t.{n}" for n, _ in PREDICTION_COLUMNS)
         kept = ", ".join(f"p.{n}" for n, _ in PREDICTION_COLUMNS)
         if "'" in self.command:
             raise MiWarehouseError(f"the TRANSFORM command may not contain a single quote: {self.command}")
@@ -104,7 +108,7 @@ class InferPlan:
             self._create(self.work_new, "new"),
             self._create(self.work_all, "all"),
             f"INSERT INTO TABLE {lit.identifier(self.work_new)}\n"
-            f"SELECT {names}, {lit.string(self.run_id)}, current_timestamp()\n"
+            f"SELECT {names}\n"
             f"FROM (\n  SELECT TRANSFORM (todo.sop_instance_uid, todo.image_uri, todo.frame)\n"
             f"  USING '{self.command}'\n  AS ({out_cols})\n"
             f"  FROM (\n  {self.todo_query()}\n  ) todo\n) t",

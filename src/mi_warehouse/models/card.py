@@ -1,6 +1,10 @@
-"""The model card: what a model expects, what it outputs, how it was made, how well it did.
+"""The model-card contract: the one definition that the registry, the TRANSFORM script
+(``udfs``), the SQL of ``mi-warehouse infer`` and the demo's training code share.
 
-A card is a YAML or JSON document (see ``models/demo/card.yaml``)::
+It has three parts:
+
+* **The card** -- what a model expects, what it outputs, how it was made, how well it did.
+  A card is a YAML or JSON document (see ``models/demo/card.yaml``)::
 
     name: chest-finding-resnet
     version: "1.0.0"
@@ -16,12 +20,27 @@ A card is a YAML or JSON document (see ``models/demo/card.yaml``)::
     training: {cohort: ..., run: ..., data: ..., parent_version: null}
     metrics: {held_out: {...}}           # free-form
 
-``load_card(path)`` / ``ModelCard.from_dict(data)`` validate every field and raise
-:class:`ModelCardInvalid` with a one-line message naming the file and the field;
-``to_dict()`` / ``to_json()`` give the same structure back with every key present.
-The accepted values are those the inference script (``udfs``) can run: channels 1 or 3,
-resize ``bilinear`` only, a threshold in [0, 1] (``logits`` are softmaxed first), and
-normalisation mean/std as one number or one per channel.
+  ``load_card(path)`` / ``ModelCard.from_dict(data)`` / ``ModelCard.from_json(text)``
+  validate every field and raise :class:`ModelCardInvalid` with a one-line message naming
+  the file and the field; ``to_dict()`` / ``to_json()`` give the same structure back with
+  every key present (the registry stores ``to_json()`` in ``model_versions.card`` and ships
+  it to the workers as ``card.json``). The accepted values are those the inference script
+  can run: channels 1 or 3, resize ``bilinear`` only, a threshold in [0, 1] (``logits`` are
+  softmaxed first), and normalisation mean/std as one number or one per channel.
+
+* **The preprocessing settings** -- :class:`Preprocessing` (with :class:`Window` and
+  :class:`Normalisation`) and :class:`InputSpec`. Their one implementation is
+  :mod:`mi_warehouse.udfs.preprocess`; the demo's training data goes through the same
+  functions (``models/demo/training_prep.py``).
+
+* **The TRANSFORM row columns** -- :data:`INPUT_COLUMNS` and :data:`OUTPUT_COLUMNS` (names
+  and Hive types, in the order the script reads and writes them; :data:`EMBEDDING_COLUMN` is
+  appended with ``--embeddings``). ``udfs.pipeline`` writes its rows in this order and
+  ``inference.sql`` declares the ``AS (...)`` list and picks columns from it by name.
+
+Dependencies: the standard library only at import time (``yaml`` is imported when a YAML
+file is read), so that the worker-side script imports this module without numpy, onnx or the
+connection layer, and ``inference.sql`` without numpy.
 """
 
 from __future__ import annotations
@@ -32,14 +51,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mi_warehouse.models.card_fields import Fields as _Fields, show as _show
 from mi_warehouse.models.errors import ModelCardInvalid
 
 __all__ = ["InputSpec", "OutputSpec", "Window", "Normalisation", "Preprocessing", "Training",
            "ModelCard", "ModelCardInvalid", "load_card",
-           "LAYOUTS", "OUTPUT_KINDS", "SCALINGS", "RESIZES"]
+           "LAYOUTS", "OUTPUT_KINDS", "SCALINGS", "RESIZES", "CHANNELS",
+           "INPUT_COLUMNS", "OUTPUT_COLUMNS", "EMBEDDING_COLUMN", "output_columns"]
 
 LAYOUTS = ("NCHW", "NHWC")
 OUTPUT_KINDS = ("softmax", "sigmoid", "logits")
@@ -48,6 +66,21 @@ RESIZES = ("bilinear",)
 CHANNELS = (1, 3)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
+
+# --- the TRANSFORM row contract ---------------------------------------------------------------
+# Names and Hive types of the script's input and output columns, in row order.
+INPUT_COLUMNS = (("sop_instance_uid", "string"), ("image_uri", "string"), ("frame", "string"))
+OUTPUT_COLUMNS = (("sop_instance_uid", "string"), ("model_name", "string"),
+                  ("model_version", "string"), ("predicted_label", "string"),
+                  ("probability", "double"), ("scores", "array<double>"), ("status", "string"),
+                  ("error", "string"), ("latency_ms", "double"), ("provider", "string"))
+EMBEDDING_COLUMN = ("embedding", "array<double>")  # last, only with --embeddings
+
+
+def output_columns(embeddings: bool = False) -> tuple[tuple[str, str], ...]:
+    """The script's output columns ``(name, hive type)`` in row order, with or without the
+    embedding column."""
+    return OUTPUT_COLUMNS + ((EMBEDDING_COLUMN,) if embeddings else ())
 
 
 @dataclass(frozen=True)
@@ -87,13 +120,14 @@ class Normalisation:
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """How stored pixels become the input tensor."""
+    """How stored pixels become the input tensor (implemented by ``udfs.preprocess``); the
+    defaults are those a card gets when it leaves a field out."""
 
     scaling: str
-    window: Window
-    percentile: tuple[float, float]
-    normalisation: Normalisation
-    resize: str
+    window: Window = field(default_factory=Window)
+    percentile: tuple[float, float] = (1.0, 99.0)
+    normalisation: Normalisation = field(default_factory=Normalisation)
+    resize: str = "bilinear"
 
 
 @dataclass(frozen=True)
@@ -297,6 +331,8 @@ def load_card(path: str | Path) -> ModelCard:
         raise ModelCardInvalid(f"{path}: cannot read model card ({why})") from None
     if path.suffix.lower() == ".json":
         return ModelCard.from_json(text, str(path))
+    import yaml  # here, not at import: the worker-side script reads JSON cards only
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -10,10 +10,12 @@ Usage (the client resolves the model file, its checksum and its card)::
     FROM ...
 
 Input rows: ``sop_instance_uid, image_uri[, frame]``. Output columns: see
-:data:`mi_warehouse.udfs.pipeline.OUTPUT_COLUMNS` (plus ``embedding array<double>`` with
-``--embeddings``). A bad image gives an error row; a missing model, a checksum mismatch, an
-unreadable card, an unusable explicitly requested provider, or decode worker processes that keep
-dying exit with status 2 and one line on stderr.
+:data:`mi_warehouse.models.card.OUTPUT_COLUMNS` (plus ``embedding array<double>`` with
+``--embeddings``). The card is the registry's JSON (``card.json``), validated by
+:mod:`mi_warehouse.models.card` exactly as at registration. A bad image gives an error row; a
+missing model, a checksum mismatch, an unreadable or invalid card, an unusable explicitly
+requested provider, or decode worker processes that keep dying exit with status 2 and one
+line on stderr.
 
 Decoding (pydicom, pure Python) is the slow part, so it runs ahead of inference:
 ``--decode-processes N`` decodes in N worker processes (``auto``, the default: 2 where at least
@@ -23,8 +25,8 @@ threads slower). On a node where Hive runs one script per core, ``--decode-proce
 ``0`` keeps each script to about one busy core. The rows written are the same bit for bit
 whichever is chosen (only ``latency_ms`` varies).
 
-This module only parses arguments and wires :mod:`.model_card`, :mod:`.model_file`,
-:mod:`.providers`, :mod:`.runner` and :mod:`.pipeline` together.
+This module only parses arguments and wires :mod:`mi_warehouse.models.card`,
+:mod:`.model_file`, :mod:`.providers`, :mod:`.runner` and :mod:`.pipeline` together.
 """
 
 from __future__ import annotations
@@ -119,7 +121,6 @@ def _setup(args: argparse.Namespace):
     """Card, decoder, verified model bytes, providers and session; raises :class:`SetupError`.
     Decode worker processes are started first so that their start-up overlaps the session's."""
     from .decode_pool import make_decoder
-    from .model_card import load_card
     from .model_file import read_verified_model
     from .providers import select_providers
     from .runner import OnnxRunner, model_dir_of
@@ -128,7 +129,7 @@ def _setup(args: argparse.Namespace):
         value = getattr(args, name)
         if not value or any(c in value for c in "\t\n\r\x01") or value == "\\N":
             raise SetupError(f"--{name.replace('_', '-')} {value!r} cannot be written in a row")
-    card = load_card(args.card)
+    card = load_script_card(args.card)
     if card.name != args.model_name or card.version != args.model_version:
         raise SetupError(f"model card {args.card} describes {card.name} version {card.version}, "
                          f"not {args.model_name} version {args.model_version}")
@@ -158,6 +159,17 @@ def _setup(args: argparse.Namespace):
         decoder.close()
         raise
     return card, runner, choice, decoder
+
+
+def load_script_card(path: str):
+    """The model card at ``path`` (see :func:`mi_warehouse.models.card.load_card`); an
+    unreadable or invalid card is a :class:`SetupError` (one line naming the file and field)."""
+    from ..models.card import ModelCardInvalid, load_card
+
+    try:
+        return load_card(path)
+    except ModelCardInvalid as exc:
+        raise SetupError(str(exc)) from None
 
 
 def _ready(decoder, card, args: argparse.Namespace):

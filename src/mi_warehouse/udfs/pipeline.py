@@ -12,7 +12,9 @@ Threads::
     main thread   ── takes batches in input order, waits for their decodes, runs the model on
                      the images that decoded, writes one row per input row, flushes
 
-Every input row gives exactly one output row, in input order. A row whose image cannot be
+Every input row gives exactly one output row, in input order, with the columns of
+:data:`mi_warehouse.models.card.OUTPUT_COLUMNS` (the contract ``inference.sql`` reads; rows are
+built by column name and laid out in that order). A row whose image cannot be
 read gets ``status='error'`` and a one-line reason; if a whole batch fails in onnxruntime the
 images are retried one by one so that only the culprit is marked.
 """
@@ -28,22 +30,26 @@ from typing import IO, Iterable
 
 import numpy as np
 
+from ..models.card import EMBEDDING_COLUMN, INPUT_COLUMNS, OUTPUT_COLUMNS, ModelCard
 from ..serde.transform_codec import decode_row, encode_row
 from .decode_pool import Decoded, Decoder, make_decoder
 from .errors import one_line
-from .model_card import ModelCard
-from .scoring import decide, label_scores
+from .scoring import decide, label_scores, score_problem
 
 __all__ = ["INPUT_COLUMNS", "OUTPUT_COLUMNS", "EMBEDDING_COLUMN", "PipelineConfig", "Stats",
            "InputRow", "parse_input", "run_pipeline"]
 
-INPUT_COLUMNS = (("sop_instance_uid", "string"), ("image_uri", "string"), ("frame", "string"))
-OUTPUT_COLUMNS = (("sop_instance_uid", "string"), ("model_name", "string"),
-                  ("model_version", "string"), ("predicted_label", "string"),
-                  ("probability", "double"), ("scores", "array<double>"), ("status", "string"),
-                  ("error", "string"), ("latency_ms", "double"), ("provider", "string"))
-EMBEDDING_COLUMN = ("embedding", "array<double>")
 _INPUT_TYPES = [t for _, t in INPUT_COLUMNS]
+_OUTPUT_NAMES = tuple(n for n, _ in OUTPUT_COLUMNS)
+_STATUS = _OUTPUT_NAMES.index("status")
+
+
+def _values(fields: dict, embeddings: bool) -> list:
+    """One output row in the contract's column order (absent columns are NULL)."""
+    values = [fields.get(name) for name in _OUTPUT_NAMES]
+    if embeddings:
+        values.append(fields.get(EMBEDDING_COLUMN[0]))
+    return values
 
 
 @dataclass(frozen=True)
@@ -169,33 +175,36 @@ class _Scorer:
 
     def _row(self, row: InputRow, error: str | None, ms: float, result, infer_ms: float) -> list:
         cfg = self.config
-        base = [row.sop, cfg.model_name, cfg.model_version]
-        provider = self.runner.provider
+        fields = {"sop_instance_uid": row.sop, "model_name": cfg.model_name,
+                  "model_version": cfg.model_version, "provider": self.runner.provider}
         if error is not None or not isinstance(result, tuple):
-            error = error if error is not None else result
-            values = base + [None, None, None, "error", error, round(ms, 3), provider]
-            return values + [None] if cfg.embeddings else values
+            fields.update(status="error", error=error if error is not None else result,
+                          latency_ms=round(ms, 3))
+            return _values(fields, cfg.embeddings)
         scores, score_list, emb = result
-        if score_list is None:
-            values = base + [None, None, None, "error", "the model produced non-finite scores",
-                             round(ms + infer_ms, 3), provider]
-            return values + [None] if cfg.embeddings else values
+        fields["latency_ms"] = round(ms + infer_ms, 3)
+        problem = score_problem(scores, self.card)
+        if problem is not None:
+            fields.update(status="error", error=problem)
+            return _values(fields, cfg.embeddings)
         label, prob = decide(scores, self.card)
-        values = base + [label, prob, score_list, "ok", None, round(ms + infer_ms, 3), provider]
-        if cfg.embeddings:
-            values.append(None if emb is None or emb.size == 0 else emb.tolist())
-        return values
+        fields.update(predicted_label=label, probability=prob, scores=score_list, status="ok")
+        if cfg.embeddings and emb is not None and emb.size:
+            fields[EMBEDDING_COLUMN[0]] = emb.tolist()
+        return _values(fields, cfg.embeddings)
 
 
 def _encode(values: list, escape: bool) -> str:
-    """One output line; a value the codec refuses turns the row into an error row."""
+    """One output line; a value the codec refuses turns the row into an error row (which keeps
+    the model, the latency and the provider, and drops the SOP instance UID)."""
     try:
         return encode_row(values, escape)
     except (ValueError, TypeError) as exc:
-        fallback = [None] + values[1:3] + [None, None, None, "error",
-                                           one_line(f"cannot encode output row: {exc}")]
-        fallback += values[8:10] + ([None] if len(values) > 10 else [])
-        return encode_row(fallback, escape)
+        kept = dict(zip(_OUTPUT_NAMES, values))
+        fallback = {name: kept[name] for name in ("model_name", "model_version", "latency_ms",
+                                                  "provider")}
+        fallback.update(status="error", error=one_line(f"cannot encode output row: {exc}"))
+        return encode_row(_values(fallback, len(values) > len(_OUTPUT_NAMES)), escape)
 
 
 def run_pipeline(lines: Iterable[bytes | str], out: IO[str], runner, card: ModelCard,
@@ -238,7 +247,7 @@ def _run(lines, out: IO[str], runner, card: ModelCard, config: PipelineConfig, d
         out.write("".join([_encode(v, config.escape) + "\n" for v in rows]))
         out.flush()
         stats.rows += len(rows)
-        stats.errors += sum(1 for v in rows if v[6] == "error")
+        stats.errors += sum(1 for v in rows if v[_STATUS] == "error")
     stats.seconds = time.perf_counter() - start
     return stats
 

@@ -1,5 +1,10 @@
 """Turn a decoded DICOM frame into the network's input tensor, as the model card says.
 
+This is the one implementation of the card's ``preprocessing`` block
+(:class:`mi_warehouse.models.card.Preprocessing`): the TRANSFORM script runs it through
+:func:`load_tensor`, and the demo's training data through :func:`dataset_tensor`
+(``models/demo/training_prep.py``), so a model is trained on the numbers it is scored on.
+
 Pipeline for greyscale frames (modality values from :mod:`.dicom_frame`):
 
 1. VOI: the card's window if it sets one; else the file's first WindowCenter/WindowWidth
@@ -23,13 +28,13 @@ import functools
 
 import numpy as np
 
+from ..models.card import InputSpec, ModelCard, Preprocessing
 from .dicom_frame import FrameData, decode_frame, read_dataset
 from .errors import ImageError
 from .image_source import read_uri
-from .model_card import InputSpec, ModelCard, Preprocessing
 
 __all__ = ["apply_window", "percentile_scale", "invert", "resize_bilinear", "normalise",
-           "frame_to_tensor", "load_tensor"]
+           "frame_to_tensor", "dataset_tensor", "load_tensor"]
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -100,8 +105,9 @@ def normalise(x: np.ndarray, mean, std) -> np.ndarray:
 def _scale_grey(frame: FrameData, prep: Preprocessing) -> np.ndarray:
     """Step 1 of the module docstring."""
     if prep.scaling == "window":
-        if prep.window_center is not None and prep.window_width is not None:
-            return apply_window(frame.pixels, prep.window_center, prep.window_width)
+        center, width = prep.window.center, prep.window.width
+        if center is not None and width is not None:
+            return apply_window(frame.pixels, center, width)
         if frame.window is not None:
             return apply_window(frame.pixels, *frame.window)
     return percentile_scale(frame.pixels, *prep.percentile)
@@ -119,19 +125,25 @@ def frame_to_tensor(frame: FrameData, spec: InputSpec, prep: Preprocessing) -> n
     img = np.clip(resize_bilinear(img, spec.height, spec.width), 0.0, 1.0)
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], spec.channels, axis=2)
-    out = normalise(img, prep.mean, prep.std).astype(np.float32)
+    norm = prep.normalisation
+    out = normalise(img, norm.mean, norm.std).astype(np.float32)
     if spec.layout == "NCHW":
         out = np.ascontiguousarray(out.transpose(2, 0, 1))
     return out
 
 
-def load_tensor(uri: str, frame: int, card: ModelCard) -> np.ndarray:
-    """Read ``uri``, decode ``frame`` and preprocess it; raises :class:`ImageError`."""
-    ds = read_dataset(read_uri(uri))
+def dataset_tensor(ds, frame: int, spec: InputSpec, prep: Preprocessing) -> np.ndarray:
+    """Decode ``frame`` of a parsed pydicom dataset and preprocess it; raises
+    :class:`ImageError`. The step shared by :func:`load_tensor` and the demo's training data."""
     data = decode_frame(ds, frame)
     try:
-        return frame_to_tensor(data, card.input, card.preprocessing)
+        return frame_to_tensor(data, spec, prep)
     except ImageError:
         raise
     except (ValueError, MemoryError) as exc:
         raise ImageError(f"preprocessing failed: {type(exc).__name__}: {exc}") from None
+
+
+def load_tensor(uri: str, frame: int, card: ModelCard) -> np.ndarray:
+    """Read ``uri``, decode ``frame`` and preprocess it; raises :class:`ImageError`."""
+    return dataset_tensor(read_dataset(read_uri(uri)), frame, card.input, card.preprocessing)

@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
+from ..models.card import ModelCard
 from .errors import SetupError, one_line
-from .model_card import ModelCard
 from .providers import ProviderChoice, short_name
 from .scoring import expected_width
 
