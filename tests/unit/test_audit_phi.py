@@ -194,3 +194,15 @@ def test_a_missing_database_is_a_one_line_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MIW_STORAGE_ROOT", f"file://{tmp_path}/nowhere")
     r = CliRunner().invoke(main, ["--project-dir", str(tmp_path), "audit", "phi"])
     assert r.exit_code == 1 and "no core database at" in r.output and "mi-warehouse apply" in r.output
+
+
+def test_parquet_metadata_and_orc_files_are_read(tmp_path):
+    from pyarrow import orc
+
+    table = pa.table({"note": ["clean"]}).replace_schema_metadata({"source": f"/raw/{PID}/20140307"})
+    (tmp_path / "t").mkdir()
+    pq.write_table(table, tmp_path / "t" / "a.parquet")
+    orc.write_table(pa.table({"patient_key": [KEY], "note": [f"for {PID}"]}), str(tmp_path / "t" / "b.orc"))
+    got = {(f.file, f.column, f.kind) for f in findings(tmp_path)}
+    assert got == {("t/a.parquet", "(parquet metadata)", "PatientID"), ("t/a.parquet", "(parquet metadata)", "StudyDate"),
+                   ("t/b.orc", "note", "PatientID")}

@@ -3,8 +3,8 @@
 Every file under `<storage root>/<core db>/` is read, hidden and `_`-prefixed folders
 (`_ledger`, `_work`, `.tmp-` files) included, and every file name too. Parquet files are read
 column by column (string columns value by value, a JSON value such as `header_json` by tag path,
-nested columns as JSON; numeric columns only tell which numbers are not MRNs); any other file is
-read as text. A finding says where (table, file relative to the database, column, tag path) and
+nested columns as JSON; numeric columns only tell which numbers are not MRNs), their key-value
+metadata too; ORC files the same way; any other file is read as text. A finding says where (table, file relative to the database, column, tag path) and
 what kind of identifier, with a count; never the identifier itself.
 """
 
@@ -26,6 +26,7 @@ from .walk import BINARY, parse_json, strings
 
 FILE_NAME = "(file name)"
 TEXT = "(text)"
+METADATA = "(parquet metadata)"
 UNREADABLE = "unreadable Parquet (not checked)"
 _BATCH_ROWS = 2048
 
@@ -86,9 +87,10 @@ def scan_location(uri: str, ids: Identifiers) -> list[Finding]:
 def _scan_file(fs: pafs.FileSystem, path: str, matcher: Matcher) -> Iterator[tuple[str, str, str, int]]:
     with fs.open_input_file(path) as f:
         data = f.read()
-    if data[:4] == b"PAR1":
+    reader = _COLUMNAR.get(data[:4]) or _COLUMNAR.get(data[:3])
+    if reader is not None:
         try:
-            yield from _scan_parquet(pa.BufferReader(data), matcher)
+            yield from reader(pa.BufferReader(data), matcher)
             return
         except (OSError, pa.ArrowException):
             yield TEXT, "", UNREADABLE, 1
@@ -102,8 +104,30 @@ def _scan_file(fs: pafs.FileSystem, path: str, matcher: Matcher) -> Iterator[tup
 
 def _scan_parquet(source, matcher: Matcher) -> Iterator[tuple[str, str, str, int]]:
     pf = pq.ParquetFile(source)
+    yield from _metadata_kinds(pf.metadata.metadata, "", matcher)  # the writers' key-value metadata
+    for field in pf.schema_arrow:
+        yield from _metadata_kinds(field.metadata, field.name, matcher)
+    yield from _scan_batches(pf.iter_batches(batch_size=_BATCH_ROWS), matcher)
+
+
+def _metadata_kinds(metadata, where: str, matcher: Matcher) -> Iterator[tuple[str, str, str, int]]:
+    for key, value in (metadata or {}).items():
+        if key == b"ARROW:schema":  # the columns' schema, base64; its fields' metadata is read apart
+            continue
+        text = f"{key.decode('utf-8', 'replace')} {value.decode('utf-8', 'replace')}"
+        for kind, n in matcher.kinds(text).items():
+            yield METADATA, where, kind, n
+
+
+def _scan_orc(source, matcher: Matcher) -> Iterator[tuple[str, str, str, int]]:
+    from pyarrow import orc
+
+    yield from _scan_batches(orc.ORCFile(source).read().to_batches(_BATCH_ROWS), matcher)
+
+
+def _scan_batches(batches, matcher: Matcher) -> Iterator[tuple[str, str, str, int]]:
     counts: Counter = Counter()
-    for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
+    for batch in batches:
         keys = _patient_keys(batch)
         numbers = frozenset(str(v) for col in batch.columns if _is_number(col.type)
                             for v in col.to_pylist() if v is not None)
@@ -117,6 +141,9 @@ def _scan_parquet(source, matcher: Matcher) -> Iterator[tuple[str, str, str, int
                     counts[(name, tag, kind)] += n
     for (column, tag, kind), n in counts.items():
         yield column, tag, kind, n
+
+
+_COLUMNAR = {b"PAR1": _scan_parquet, b"ORC": _scan_orc}
 
 
 def _value_kinds(value, matcher: Matcher, key, numbers) -> Iterator[tuple[str, str, int]]:

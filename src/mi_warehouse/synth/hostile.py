@@ -10,8 +10,8 @@ ProtocolName, AcquisitionComments, ImageComments); a person sequence nested thre
 (PerformingPhysicianIdentificationSequence > PersonIdentificationCodeSequence >
 EquivalentCodeSequence, with an address and a telephone number); the Original Attributes
 Sequence (ModifyingSystem, SourceOfPreviousValues, an old PatientID and name in the Modified
-Attributes Sequence); private tags with and without a private creator; OtherPatientIDs written
-with VR UN; an SR-like TEXT content item; a StudyDate-like value that does not parse
+Attributes Sequence); the Other Patient IDs and Request Attributes Sequences; private tags with
+and without a private creator; OtherPatientIDs written with VR UN; an SR-like TEXT content item; a StudyDate-like value that does not parse
 (ContentDate as DD/MM/YYYY, and for the third patient a StudyDate as YYYY.MM.DD); the path.
 """
 
@@ -51,6 +51,9 @@ PLACES: tuple[tuple[str, str], ...] = (
     ("private, no creator", "00331020"),
     ("OtherPatientIDs as UN", "00101000"),
     ("SR text item", "0040A730[0].0040A160"),
+    ("OtherPatientIDsSequence", "00101002[0].00100020"),
+    ("RequestAttributesSequence accession", "00400275[0].00080050"),
+    ("RequestAttributesSequence text", "00400275[0].00321060"),
     ("unparseable ContentDate", "00080023"),
 )
 
@@ -154,7 +157,7 @@ def _sr_item(p: HostilePatient) -> list[Dataset]:
     item = Dataset()
     item.RelationshipType, item.ValueType = "CONTAINS", "TEXT"
     item.ConceptNameCodeSequence = [concept]
-    item.TextValue = (f"Pt {p.family}, {p.given} (MRN {p.patient_id}) seen {p.study_date.isoformat()}; "
+    item.TextValue = (f"Pt {p.family.upper()}, {p.given} (MRN {p.patient_id}) seen {p.study_date.isoformat()}; "
                       f"call {p.phone}")
     return [item]
 
@@ -185,6 +188,13 @@ def _dataset(p: HostilePatient, n: int, uid, size: int) -> Dataset:
     ds.AcquisitionComments = f"contact {p.email}; legacy chart {p.legacy_mrn}"
     ds.ImageComments = f"Acc {p.accession}; other {p.other_id}; lives at {p.address}"
     ds.PerformingPhysicianIdentificationSequence = _person_sequence(p)
+    other = Dataset()
+    other.PatientID, other.IssuerOfPatientID, other.TypeOfPatientID = p.other_id, p.issuer, "TEXT"
+    ds.OtherPatientIDsSequence = [other]
+    request = Dataset()
+    request.AccessionNumber, request.RequestedProcedureID = p.accession, p.accession[-6:]
+    request.RequestedProcedureDescription = f"CT chest for {p.given} {p.family}"
+    ds.RequestAttributesSequence = [request]
     ds.OriginalAttributesSequence = _original_attributes(p)
     ds.ContentSequence = _sr_item(p)
     ds.add_new(0x00290010, "LO", "HOSTILE PRIVATE")
