@@ -1,4 +1,8 @@
-"""The shipped models (sql/models) on a synthetic corpus, checked against scikit-learn and numpy.
+"""The shipped models (sql/models) on a synthetic corpus, checked against scikit-learn and numpy,
+and against reference implementations written here from the papers (each named where it is used):
+DeLong, DeLong & Clarke-Pearson (1988) for one AUC and for two correlated AUCs, Obuchowski (1997)
+for the patient-clustered AUC variance, the cluster-robust ratio-estimator variance for
+proportions, McNemar (1947) with Edwards' continuity correction.
 
 One module fixture generates and loads a small corpus, loads its labels, writes predictions of
 four model versions straight into the predictions table (Parquet files + ADD PARTITION, as the
@@ -21,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import sklearn.metrics as sk  # scikit-learn is declared in the test extra
+from scipy import stats  # scipy comes with scikit-learn
 
 from mi_warehouse.config import load_settings
 from mi_warehouse.dbt_like.errors import UnsafeVariable
@@ -41,7 +46,7 @@ from ..conftest import REPO
 Z = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 TOL = 1e-9
 MODEL_NAMES = ["cohort_adult_chest_xr", "cohort_ct_pet", "cohort_longitudinal", "patient_split",
-               "dataset_profile", "eval_predictions", "eval_metrics", "eval_calibration",
+               "dataset_profile", "eval_predictions", "eval_unscored", "eval_metrics", "eval_calibration",
                "eval_metrics_by_site", "eval_metrics_by_manufacturer", "eval_compare_versions",
                "longitudinal_scores", "model_lineage"]
 GROUP = ("model_name", "model_version", "cohort", "split")
@@ -90,6 +95,18 @@ def make_predictions(truth: dict[str, int], other_sops: list[str]) -> dict[tuple
         row(("chest_finding", "1.1"), sop, None, "run-cf11-err", T0 + dt.timedelta(days=2), status="error")
     for sop in other_sops[:5]:  # images without labels: in lineage, not in evaluation
         row(("chest_finding", "1.1"), sop, 0.3, "run-cf11", T0 + dt.timedelta(days=1))
+    # coverage: 1.0 fails on some images (error rows only, a NaN and an out-of-range probability
+    # marked ok) and has no row for others; 1.1 has no row for a third set: the versions are
+    # compared on the images both scored
+    failed, invalid, missing10, missing11 = sops[10:16], sops[16:18], sops[18:22], sops[22:30]
+    out[("chest_finding", "1.0")] = [r for r in out[("chest_finding", "1.0")]
+                                     if r["sop_instance_uid"] not in failed + invalid + missing10]
+    out[("chest_finding", "1.1")] = [r for r in out[("chest_finding", "1.1")]
+                                     if r["sop_instance_uid"] not in missing11]
+    for sop in failed:
+        row(("chest_finding", "1.0"), sop, None, "run-cf10", T0, status="error")
+    for sop, p in zip(invalid, (float("nan"), 1.7)):
+        row(("chest_finding", "1.0"), sop, p, "run-cf10", T0)
     return out
 
 
@@ -187,7 +204,8 @@ def in_adult_chest_xr(m: dict) -> bool:
 def latest_ok(rows: list[dict]) -> dict[str, float]:
     best: dict[str, dict] = {}
     for r in rows:
-        if r["status"] != "ok" or r["probability"] is None:
+        p = r["probability"]
+        if r["status"] != "ok" or p is None or not 0.0 <= p <= 1.0:  # NaN fails the comparison
             continue
         cur = best.get(r["sop_instance_uid"])
         if cur is None or (r["predicted_at"], r["run_id"]) > (cur["predicted_at"], cur["run_id"]):
@@ -209,7 +227,29 @@ def eval_rows(wh) -> list[dict]:
                 for split in (split_of(m["patient_key"]), "all"):
                     out.append(dict(model_name=name, model_version=version, cohort=cohort, split=split,
                                     sop=sop, y=wh["truth"][sop], p=p, t=thresholds[(name, version)],
+                                    patient_key=m["patient_key"],
                                     institution_key=m["institution_key"], manufacturer=m["manufacturer"]))
+    return out
+
+
+def unscored_rows(wh) -> list[dict]:
+    """What eval_unscored must hold, with split 'all' added: the cohort images (labelled) that a
+    version with predictions has no valid prediction for; status 'error' when it has rows."""
+    thresholds = {(n, v): t for n, v, t, _, _ in VERSIONS}
+    out = []
+    for (name, version), rows in wh["preds"].items():
+        ok, seen = latest_ok(rows), {r["sop_instance_uid"] for r in rows}
+        for sop, y in wh["truth"].items():
+            if sop in ok:
+                continue
+            m = wh["meta"][sop]
+            for cohort in ["all"] + (["adult_chest_xr"] if in_adult_chest_xr(m) else []):
+                for split in (split_of(m["patient_key"]), "all"):
+                    out.append(dict(model_name=name, model_version=version, cohort=cohort, split=split,
+                                    sop=sop, y=y, t=thresholds[(name, version)],
+                                    status="error" if sop in seen else "unscored",
+                                    patient_key=m["patient_key"], institution_key=m["institution_key"],
+                                    manufacturer=m["manufacturer"]))
     return out
 
 
@@ -239,9 +279,111 @@ def wilson(k: int, n: int) -> tuple[float | None, float | None]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def psi_matrix(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """psi(X_i, Y_j) for every (positive i, negative j): 1 above, 1/2 tied, 0 below."""
+    pos, neg = p[y == 1], p[y == 0]
+    return (pos[:, None] > neg[None, :]).astype(float) + 0.5 * (pos[:, None] == neg[None, :])
+
+
+def obuchowski_se(y: np.ndarray, p: np.ndarray, cluster: list) -> float | None:
+    """Obuchowski (1997, Biometrics 53:567), the clustered AUC variance as published: I clusters,
+    m_i / n_i positives / negatives of cluster i, M / N in all, V10_i / V01_i the cluster sums of
+    the structural components, S10 = I / ((I-1) M) sum (V10_i - m_i A)^2, S01 likewise with N,
+    S11 = I / (I-1) sum (V10_i - m_i A)(V01_i - n_i A), var = S10 / M + S01 / N + 2 S11 / (M N)."""
+    M, N = int((y == 1).sum()), int((y == 0).sum())
+    clusters = sorted(set(cluster))
+    if not M or not N or len(clusters) < 2:
+        return None
+    psi = psi_matrix(y, p)
+    A = psi.mean()
+    c = np.array(cluster, dtype=object)
+    cpos, cneg = c[y == 1], c[y == 0]
+    v10, v01 = psi.sum(axis=1) / N, psi.sum(axis=0) / M
+    dev10 = np.array([v10[cpos == k].sum() - (cpos == k).sum() * A for k in clusters])
+    dev01 = np.array([v01[cneg == k].sum() - (cneg == k).sum() * A for k in clusters])
+    I = len(clusters)
+    S10 = I / ((I - 1) * M) * (dev10 ** 2).sum()
+    S01 = I / ((I - 1) * N) * (dev01 ** 2).sum()
+    S11 = I / (I - 1) * (dev10 * dev01).sum()
+    return math.sqrt(max(0.0, S10 / M + S01 / N + 2 * S11 / (M * N)))
+
+
+def clustered_wilson(hits: list[int], cluster: list) -> tuple[float | None, float | None]:
+    """A proportion's interval that allows for several images per patient: the ratio estimator's
+    cluster-robust variance var = I / (I-1) sum (k_i - p m_i)^2 / n^2 over the I clusters in the
+    denominator, then Wilson's interval at the effective size min(n, p (1 - p) / var) (n when
+    that cannot be formed)."""
+    n = len(hits)
+    if n == 0:
+        return None, None
+    p = sum(hits) / n
+    per: dict = defaultdict(lambda: [0, 0])
+    for h, k in zip(hits, cluster):
+        per[k][0] += h
+        per[k][1] += 1
+    I = len(per)
+    var = I / (I - 1) * sum((k - p * m) ** 2 for k, m in per.values()) / n ** 2 if I > 1 else 0.0
+    neff = min(n, p * (1 - p) / var) if var > 0 and 0 < p < 1 else n
+    return wilson(p * neff, neff)
+
+
 def nan_none(x) -> float | None:
     x = float(x)
     return None if math.isnan(x) else x
+
+
+def expected_coverage(rows: list[dict], failed: list[dict]) -> dict:
+    """Coverage and the metrics with every failed or unscored image counted as wrong: the AUC by
+    scikit-learn with failed positives scored below and failed negatives above every image."""
+    y = np.array([r["y"] for r in rows + failed])
+    yhat = np.array([int(r["p"] >= r["t"]) for r in rows] + [1 - r["y"] for r in failed])
+    worst = np.array([r["p"] for r in rows] + [-1.0 if r["y"] else 2.0 for r in failed])
+    n1, n0 = int(y.sum()), int(len(y) - y.sum())
+    tp, tn = int(((y == 1) & (yhat == 1)).sum()), int(((y == 0) & (yhat == 0)).sum())
+    e = dict(n_scored=len(rows), n_error=sum(r["status"] == "error" for r in failed),
+             n_unscored=sum(r["status"] == "unscored" for r in failed), n_cohort=len(y),
+             coverage=len(rows) / len(y), cohort_positive=n1, cohort_negative=n0,
+             sensitivity_failed_as_wrong=tp / n1 if n1 else None,
+             specificity_failed_as_wrong=tn / n0 if n0 else None,
+             accuracy_failed_as_wrong=sk.accuracy_score(y, yhat),
+             auc_failed_as_wrong=sk.roc_auc_score(y, worst) if n1 and n0 else None)
+    e["sensitivity_failed_as_wrong_ci_lower"], e["sensitivity_failed_as_wrong_ci_upper"] = wilson(tp, n1)
+    e["specificity_failed_as_wrong_ci_lower"], e["specificity_failed_as_wrong_ci_upper"] = wilson(tn, n0)
+    return e
+
+
+def expected_clustered(rows: list[dict]) -> dict:
+    y = np.array([r["y"] for r in rows])
+    p = np.array([r["p"] for r in rows], dtype=float)
+    pk = [r["patient_key"] for r in rows]
+    se = obuchowski_se(y, p, pk)
+    auc = sk.roc_auc_score(y, p) if len(set(y.tolist())) == 2 else None
+    e = dict(n_patients=len(set(pk)), auc_se_clustered=se,
+             auc_ci_lower_clustered=None if se is None else max(0.0, auc - Z * se),
+             auc_ci_upper_clustered=None if se is None else min(1.0, auc + Z * se))
+    for name, cls in (("sensitivity", 1), ("specificity", 0)):
+        sel = [r for r in rows if r["y"] == cls]
+        hits = [int((r["p"] >= r["t"]) == bool(cls)) for r in sel]
+        lo, hi = clustered_wilson(hits, [r["patient_key"] for r in sel])
+        e[f"{name}_ci_lower_clustered"], e[f"{name}_ci_upper_clustered"] = lo, hi
+    return e
+
+
+def check_metric_table(got: dict, scored: dict, failed: dict) -> int:
+    """Compare every group of a metric table; returns how many groups have clustered AUC
+    intervals wider than the image-level ones (patients with several images)."""
+    assert set(got) == set(scored) | set(failed)
+    wider = 0
+    for key in got:
+        rows, fails = scored.get(key, []), failed.get(key, [])
+        assert_close(got[key], expected_coverage(rows, fails), key)
+        if rows:
+            assert_close(got[key], expected_metrics(rows) | expected_clustered(rows), key)
+            se, se_cl = got[key]["auc_se"], got[key]["auc_se_clustered"]
+            wider += se is not None and se_cl is not None and se_cl > se + 1e-6
+        else:
+            assert got[key]["n"] == 0 and got[key]["auc"] is None and got[key]["sensitivity"] is None
+    return wider
 
 
 def expected_metrics(rows: list[dict]) -> dict:
@@ -384,13 +526,34 @@ def test_eval_predictions_use_the_latest_ok_prediction(wh):
     assert all(g["probability"] != 0.999 for g in got.values())  # the superseded run is not used
 
 
+def test_eval_unscored_is_the_rest_of_the_cohort(wh):
+    got = {(r["model_name"], r["model_version"], r["cohort"], r["sop_instance_uid"]): r
+           for r in q(wh, f"SELECT * FROM {wh['db']}.eval_unscored")}
+    want = {(r["model_name"], r["model_version"], r["cohort"], r["sop"]): r
+            for r in unscored_rows(wh) if r["split"] != "all"}
+    assert set(got) == set(want)
+    for k, w in want.items():
+        g = got[k]
+        assert (g["status"], g["label_value"], g["split"], g["decision_threshold"]) == (w["status"], w["y"], w["split"], w["t"])
+        assert (g["error"] is not None) == (w["status"] == "error")
+    statuses = {(k[0], k[1], g["status"]) for k, g in got.items()}
+    assert {("chest_finding", "1.0", "error"), ("chest_finding", "1.0", "unscored"),
+            ("chest_finding", "1.1", "unscored"), ("edge", "posonly", "unscored")} <= statuses
+    scored = {(r["model_name"], r["model_version"], r["cohort"], r["sop_instance_uid"])
+              for r in q(wh, f"SELECT * FROM {wh['db']}.eval_predictions")}
+    assert not scored & set(got)  # NaN and 1.7 marked ok are errors, not scores
+
+
 def test_eval_metrics_match_sklearn_and_numpy(wh):
     got = {tuple(r[k] for k in GROUP): r for r in q(wh, f"SELECT * FROM {wh['db']}.eval_metrics")}
     want = grouped(eval_rows(wh), GROUP)
-    assert set(got) == set(want)
+    wider = check_metric_table(got, want, grouped(unscored_rows(wh), GROUP))
+    assert wider >= 3  # several images per patient: the clustered AUC interval is wider
+    assert any(r["n_error"] and r["n_unscored"] for r in got.values())
+    assert any(r["auc_failed_as_wrong"] is not None and r["auc"] is not None
+               and r["auc_failed_as_wrong"] < r["auc"] - 1e-6 for r in got.values())
     ties = delong_checked = 0
     for key, rows in want.items():
-        assert_close(got[key], expected_metrics(rows), key)
         ps = [r["p"] for r in rows]
         ties += len(ps) - len(set(ps))
         delong_checked += got[key]["auc_se"] is not None and 0 < got[key]["auc_se"]
@@ -405,7 +568,7 @@ def test_edge_cases_one_class_and_equal_scores(wh):
     assert both and all(r["auc"] == 0.5 for r in both)  # all scores equal: AUC 0.5
     assert all(r["auc"] is None for r in const if not (r["n_positive"] and r["n_negative"]))  # one class: NULL
     assert all(r["auc_ci_lower"] == r["auc_ci_upper"] == 0.5 for r in const if r["auc_se"] is not None)
-    pos = [r for r in rows if r["model_version"] == "posonly"]
+    pos = [r for r in rows if r["model_version"] == "posonly" and r["n_scored"]]
     assert pos and all(r["auc"] is None and r["specificity"] is None and r["auc_ci_lower"] is None
                        and r["n_negative"] == 0 and r["sensitivity"] is not None for r in pos)
     # strata with one class only are common by site; they hold NULL, never an error
@@ -419,10 +582,7 @@ def test_edge_cases_one_class_and_equal_scores(wh):
 def test_stratified_metrics(wh, model, column):
     keys = GROUP + (column,)
     got = {tuple(r[k] for k in keys): r for r in q(wh, f"SELECT * FROM {wh['db']}.{model}")}
-    want = grouped(eval_rows(wh), keys)
-    assert set(got) == set(want)
-    for key, rows in want.items():
-        assert_close(got[key], expected_metrics(rows), key)
+    check_metric_table(got, grouped(eval_rows(wh), keys), grouped(unscored_rows(wh), keys))
     assert len({k[-1] for k in got}) >= 2
 
 
@@ -451,19 +611,75 @@ def test_calibration_bins_and_ece(wh):
         assert abs(metrics[key]["ece"] - ece) <= TOL
 
 
-def test_compare_versions(wh):
+def delong_paired(y: np.ndarray, pb: np.ndarray, pc: np.ndarray) -> tuple[float, float, float] | None:
+    """DeLong, DeLong & Clarke-Pearson (1988, Biometrics 44:837), two correlated AUCs: the 2 x 2
+    covariance matrices S10, S01 of the versions' structural components, S = S10 / m + S01 / n,
+    var(AUC_c - AUC_b) = L S L' with L = (-1, 1). (difference, its se, two-sided p-value)."""
+    m, n = int((y == 1).sum()), int((y == 0).sum())
+    if m < 2 or n < 2:
+        return None
+    psis = [psi_matrix(y, pb), psi_matrix(y, pc)]
+    S10 = np.cov(np.vstack([ps.mean(axis=1) for ps in psis]), ddof=1)
+    S01 = np.cov(np.vstack([ps.mean(axis=0) for ps in psis]), ddof=1)
+    L = np.array([-1.0, 1.0])
+    se = math.sqrt(L @ (S10 / m + S01 / n) @ L)
+    diff = psis[1].mean() - psis[0].mean()
+    return diff, se, (2 * stats.norm.sf(abs(diff / se)) if se > 0 else None)
+
+
+def mcnemar(b: int, c: int) -> tuple[float | None, float | None]:
+    """McNemar (1947) with Edwards' continuity correction, floored at 0: chi2 = max(|b - c| - 1,
+    0)^2 / (b + c), p from scipy's chi-square distribution with 1 degree of freedom."""
+    if b + c == 0:
+        return None, None
+    chi2 = max(abs(b - c) - 1, 0) ** 2 / (b + c)
+    return chi2, float(stats.chi2.sf(chi2, 1))
+
+
+def test_compare_versions_paired(wh):
     rows = q(wh, f"SELECT * FROM {wh['db']}.eval_compare_versions")
-    metrics = {tuple(r[k] for k in GROUP): r for r in q(wh, f"SELECT * FROM {wh['db']}.eval_metrics")}
     pairs = {(r["model_name"], r["base_version"], r["candidate_version"]) for r in rows}
     assert pairs == {("chest_finding", "1.0", "1.1"), ("edge", "const", "posonly")}
+    scored = grouped(eval_rows(wh), GROUP)
+    tested = 0
     for r in rows:
-        b = metrics[(r["model_name"], r["base_version"], r["cohort"], r["split"])]
-        c = metrics[(r["model_name"], r["candidate_version"], r["cohort"], r["split"])]
-        for m in ("auc", "sensitivity", "specificity", "brier", "ece"):
-            want = None if b[m] is None or c[m] is None else c[m] - b[m]
-            assert (r[f"delta_{m}"] is None and want is None) or abs(r[f"delta_{m}"] - want) <= TOL, (r, m)
         assert r["is_parent"] == (r["model_name"] == "chest_finding")
-    assert len([r for r in rows if r["model_name"] == "chest_finding"]) == 8  # 2 cohorts x 4 splits
+        b = {x["sop"]: x for x in scored.get((r["model_name"], r["base_version"], r["cohort"], r["split"]), [])}
+        c = {x["sop"]: x for x in scored.get((r["model_name"], r["candidate_version"], r["cohort"], r["split"]), [])}
+        both = sorted(set(b) & set(c))
+        want = dict(base_n_scored=len(b), candidate_n_scored=len(c), n_paired=len(both),
+                    n_base_only=len(set(b) - set(c)), n_candidate_only=len(set(c) - set(b)))
+        if both:
+            y = np.array([b[s]["y"] for s in both])
+            pb, pc = (np.array([v[s]["p"] for s in both]) for v in (b, c))
+            hb, hc = ((pv >= v[both[0]]["t"]).astype(int) for pv, v in ((pb, b), (pc, c)))
+            two = len(set(y.tolist())) == 2
+            d = delong_paired(y, pb, pc)
+            want.update(n_paired_positive=int(y.sum()), n_paired_negative=int((1 - y).sum()),
+                        base_auc=sk.roc_auc_score(y, pb) if two else None,
+                        candidate_auc=sk.roc_auc_score(y, pc) if two else None,
+                        delta_auc=sk.roc_auc_score(y, pc) - sk.roc_auc_score(y, pb) if two else None,
+                        delta_auc_se=None if d is None else d[1], delong_p=None if d is None else d[2],
+                        delta_brier=sk.brier_score_loss(y, pc) - sk.brier_score_loss(y, pb))
+            if d is not None:
+                want.update(delta_auc_ci_lower=max(-1.0, d[0] - Z * d[1]), delta_auc_ci_upper=min(1.0, d[0] + Z * d[1]))
+                tested += d[2] is not None
+            for name, cls in (("sensitivity", 1), ("specificity", 0)):
+                sel = y == cls
+                ok_b, ok_c = (h[sel] == cls for h in (hb, hc))
+                nb, nc = int((ok_b & ~ok_c).sum()), int((~ok_b & ok_c).sum())
+                chi2, p = mcnemar(nb, nc)
+                want.update({f"{name}_base_only_correct": nb, f"{name}_candidate_only_correct": nc,
+                             f"{name}_mcnemar_chi2": chi2, f"{name}_mcnemar_p": p,
+                             f"base_{name}": ok_b.mean() if sel.any() else None,
+                             f"candidate_{name}": ok_c.mean() if sel.any() else None})
+        assert_close(r, want, r)
+    chest = [r for r in rows if r["model_name"] == "chest_finding"]
+    assert len(chest) == 8  # 2 cohorts x 4 splits
+    assert all(r["n_base_only"] and r["n_candidate_only"] for r in chest if r["split"] == "all")
+    assert tested >= 4 and any(r["sensitivity_mcnemar_p"] is not None for r in chest)
+    edge = [r for r in rows if r["model_name"] == "edge"]
+    assert edge and all(r["delta_auc"] is None and r["delong_p"] is None for r in edge)  # positives only
 
 
 def test_longitudinal_scores(wh):
@@ -576,11 +792,13 @@ def test_hostile_string_vars_stay_string_literals(wh):
 
 
 def test_eval_report_from_the_warehouse(wh, tmp_path):
-    path = write_eval_report(wh["session"], wh["settings"], "chest_finding:1.1", "adult_chest_xr", tmp_path / "r")
+    path = write_eval_report(wh["session"], wh["settings"], "chest_finding:1.1", "adult_chest_xr", tmp_path / "r",
+                             split="all")
     text = path.read_text(encoding="utf-8")
     m = q(wh, f"SELECT * FROM {wh['db']}.eval_metrics WHERE model_name = 'chest_finding' AND model_version = '1.1' "
               f"AND cohort = 'adult_chest_xr' AND split = 'all'")[0]
     assert f"{m['auc']:.3f}" in text and f"TP {m['tp']}" in text and f"TN {m['tn']}" in text
+    assert f"{m['n_unscored']}" in text and "Obuchowski" in text and "includes training images" in text
     assert text.count("data:image/png;base64,") == 2
     sites = {r["institution_key"] for r in q(wh, f"SELECT institution_key FROM {wh['db']}.eval_metrics_by_site "
                                                  f"WHERE model_version = '1.1' AND cohort = 'adult_chest_xr' AND split = 'all'")}

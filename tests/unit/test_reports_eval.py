@@ -25,7 +25,12 @@ def _metrics(**over):
              accuracy_ci_lower=0.468, accuracy_ci_upper=0.911, sensitivity=4 / 6, sensitivity_ci_lower=0.3,
              sensitivity_ci_upper=0.9, specificity=5 / 6, specificity_ci_lower=0.44, specificity_ci_upper=0.97,
              ppv=0.8, npv=5 / 7, f1=8 / 11, auc=0.8194, auc_se=0.12, auc_ci_lower=0.58, auc_ci_upper=1.0,
-             brier=0.16, ece=0.12)
+             brier=0.16, ece=0.12, n_cohort=15, n_scored=12, n_error=2, n_unscored=1, coverage=0.8,
+             sensitivity_failed_as_wrong=0.5, sensitivity_failed_as_wrong_ci_lower=0.22,
+             sensitivity_failed_as_wrong_ci_upper=0.78, specificity_failed_as_wrong=5 / 7,
+             accuracy_failed_as_wrong=0.6, auc_failed_as_wrong=0.61, n_patients=5,
+             auc_ci_lower_clustered=0.512, auc_ci_upper_clustered=0.999,
+             sensitivity_ci_lower_clustered=0.21, sensitivity_ci_upper_clustered=0.93)
     m.update(over)
     return m
 
@@ -111,6 +116,24 @@ def test_queries_quote_their_arguments(settings, tmp_path):
     assert all("`mi_eval`." in s for s in session.sql)
     load_report_data(session, settings, "chest:2", "adult_chest_xr", split="test")
     assert "split = 'test'" in session.sql[-4]
+
+
+def test_coverage_failures_and_clustered_intervals_are_shown(settings, tmp_path):
+    m = _metrics()
+    text = write_eval_report(FakeSession(metrics=[m]), settings, "chest:2", "adult_chest_xr", tmp_path / "c").read_text()
+    assert "Coverage, failures and patient clustering" in text
+    assert f"{m['n_scored']} / {m['n_error']} / {m['n_unscored']}" in text
+    assert f"{m['coverage']:.3f}" in text and f"{m['auc_failed_as_wrong']:.3f}" in text
+    assert (f"{m['sensitivity_failed_as_wrong']:.3f} <span class=ci>({m['sensitivity_failed_as_wrong_ci_lower']:.3f}–"
+            f"{m['sensitivity_failed_as_wrong_ci_upper']:.3f})") in text
+    assert f"({m['auc_ci_lower_clustered']:.3f}–{m['auc_ci_upper_clustered']:.3f})" in text
+    assert "Obuchowski" in text and "ratio estimator" in text
+    assert "includes training images" not in text  # the default split is test
+    session = FakeSession()
+    text = write_eval_report(session, settings, "chest:2", "adult_chest_xr", tmp_path / "a", split="all").read_text()
+    assert "includes training images" in text
+    write_eval_report(session, settings, "chest:2", "adult_chest_xr", tmp_path / "t")
+    assert "split = 'test'" in session.sql[-1]  # the headline is the test split
 
 
 def test_one_class_only_has_no_roc_curve(settings, tmp_path):

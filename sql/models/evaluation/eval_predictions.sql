@@ -1,21 +1,13 @@
 {#-
-  One row per (model version, cohort, image) to evaluate: the latest status='ok' prediction of
-  the version for the image, the image's ground truth (max label_value over its label rows,
-  optionally of var('label_source') only), the version's decision_threshold from the registry
+  One row per (model version, cohort, image) to evaluate: the latest valid prediction of the
+  version for the image (status 'ok', probability in [0, 1]; images without one are in
+  eval_unscored), the image's ground truth (max label_value over its label rows, optionally of
+  var('label_source') only), the version's decision_threshold from the registry
   (var('default_threshold', 0.5) when it has none), the patient's split and the image's site and
   manufacturer. Cohorts: 'all' (every labelled image with a prediction) and 'adult_chest_xr'
   (the images of cohort_adult_chest_xr).
 -#}
 {{ config(materialized='table', tags=['evaluation']) }}
-{%- set truth_sql %}
-    SELECT sop_instance_uid, max(label_value) AS label_value
-    FROM {{ source('mi', 'labels') }}
-    WHERE label_value IN (0, 1)
-    {%- if var('label_source', '') %}
-      AND source = {{ var('label_source') | sqlstring }}
-    {%- endif %}
-    GROUP BY sop_instance_uid
-{%- endset %}
 SELECT
   p.model_name,
   p.model_version,
@@ -30,8 +22,8 @@ SELECT
   m.manufacturer,
   p.probability,
   l.label_value,
-  coalesce(v.decision_threshold, CAST({{ var('default_threshold', 0.5) | number }} AS DOUBLE)) AS decision_threshold,
-  CASE WHEN p.probability >= coalesce(v.decision_threshold, CAST({{ var('default_threshold', 0.5) | number }} AS DOUBLE))
+  {{ threshold_or_default('v') }} AS decision_threshold,
+  CASE WHEN p.probability >= {{ threshold_or_default('v') }}
        THEN 1 ELSE 0 END AS predicted_positive,
   p.run_id,
   p.predicted_at
@@ -42,11 +34,11 @@ FROM (
            row_number() OVER (PARTITION BY model_name, model_version, sop_instance_uid
                               ORDER BY predicted_at DESC, run_id DESC) AS recency
     FROM {{ source('mi', 'predictions') }}
-    WHERE status = 'ok' AND probability IS NOT NULL
+    WHERE {{ valid_prediction() }}
   ) latest
   WHERE recency = 1
 ) p
-JOIN ({{ truth_sql }}
+JOIN ({{ eval_truth() }}
 ) l ON l.sop_instance_uid = p.sop_instance_uid
 JOIN (
   SELECT sop_instance_uid, patient_key, study_uid, study_date, modality, institution_key, manufacturer
@@ -54,13 +46,8 @@ JOIN (
 ) m ON m.sop_instance_uid = p.sop_instance_uid
 JOIN {{ ref('patient_split') }} s ON s.patient_key = m.patient_key
 JOIN (
-  SELECT sop_instance_uid, 'all' AS cohort FROM ({{ truth_sql }}
-  ) t
-  UNION ALL
-  SELECT sop_instance_uid, 'adult_chest_xr' AS cohort FROM {{ ref('cohort_adult_chest_xr') }}
+{{ eval_cohorts() }}
 ) c ON c.sop_instance_uid = p.sop_instance_uid
 LEFT JOIN (
-  SELECT name, version, max(decision_threshold) AS decision_threshold
-  FROM {{ source('mi', 'model_versions') }}
-  GROUP BY name, version
+{{ version_thresholds() }}
 ) v ON v.name = p.model_name AND v.version = p.model_version

@@ -65,8 +65,10 @@ def parse_model_ref(ref: str) -> tuple[str, str]:
 
 
 # --- reading ----------------------------------------------------------------------------------
-def load_report_data(session, settings: Settings, model_ref: str, cohort: str, split: str = "all") -> ReportData:
-    """Read one model version's evaluation on `cohort` and `split` from the evaluation models."""
+def load_report_data(session, settings: Settings, model_ref: str, cohort: str, split: str = "test") -> ReportData:
+    """Read one model version's evaluation on `cohort` and `split` from the evaluation models.
+    The headline is the held-out test split; 'all' pools every split, training images included,
+    and the report says so."""
     name, version = parse_model_ref(model_ref)
     if split not in SPLITS:
         raise ReportError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -96,7 +98,7 @@ def load_report_data(session, settings: Settings, model_ref: str, cohort: str, s
 
 
 def write_eval_report(session, settings: Settings, model_ref: str, cohort: str, out_dir: Path | str,
-                      split: str = "all") -> Path:
+                      split: str = "test") -> Path:
     """Write `<out_dir>/index.html` for `model_ref` ('name:version') on `cohort`; return its path."""
     return render_report(load_report_data(session, settings, model_ref, cohort, split), out_dir)
 
@@ -228,6 +230,35 @@ def _metrics_table(m: dict) -> str:
     return f"<table class=metrics>\n{body}\n</table>"
 
 
+def _coverage_table(m: dict) -> str:
+    """Coverage, the metrics with failures counted as wrong, and the patient-clustered intervals."""
+    rows = [
+        ("Cohort images", _e(m.get("n_cohort"))),
+        ("Scored / failed (error) / no prediction",
+         f"{_e(m.get('n_scored'))} / {_e(m.get('n_error'))} / {_e(m.get('n_unscored'))}"),
+        ("Coverage", _num(m.get("coverage"))),
+        ("Sensitivity, failures counted as wrong (Wilson 95% CI)", _interval(m, "sensitivity_failed_as_wrong")),
+        ("Specificity, failures counted as wrong (Wilson 95% CI)", _interval(m, "specificity_failed_as_wrong")),
+        ("Accuracy, failures counted as wrong", _num(m.get("accuracy_failed_as_wrong"))),
+        ("ROC AUC, failures ranked worst", _num(m.get("auc_failed_as_wrong"))),
+        ("Patients", _e(m.get("n_patients"))),
+        ("ROC AUC, patient-clustered 95% CI (Obuchowski 1997)", _interval(_clustered(m), "auc")),
+        ("Sensitivity, patient-clustered 95% CI (ratio estimator, Wilson)", _interval(_clustered(m), "sensitivity")),
+        ("Specificity, patient-clustered 95% CI (ratio estimator, Wilson)", _interval(_clustered(m), "specificity")),
+    ]
+    body = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f"<table class=coverage>\n{body}\n</table>"
+
+
+def _clustered(m: dict) -> dict:
+    """`m` with its *_ci_*_clustered bounds under the plain names, for _interval."""
+    out = dict(m)
+    for key in ("auc", "sensitivity", "specificity"):
+        for side in ("lower", "upper"):
+            out[f"{key}_ci_{side}"] = m.get(f"{key}_ci_{side}_clustered")
+    return out
+
+
 def _confusion_table(m: dict) -> str:
     return (
         "<table class=confusion>\n"
@@ -280,6 +311,9 @@ def render_report(data: ReportData, out_dir: Path | str) -> Path:
     roc = _img(_roc_png(data), "ROC curve", one_class)
     cal = _img(_calibration_png(data), "Calibration plot", "no predictions")
     title = f"{data.model_ref} on {data.cohort} ({data.split})"
+    split_note = ("<p class=note>Split 'all' pools every split and includes training images: it "
+                  "describes the data, it is not a performance estimate (use split 'test').</p>"
+                  if data.split == "all" else "")
     doc = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -291,8 +325,11 @@ def render_report(data: ReportData, out_dir: Path | str) -> Path:
 <h1>Evaluation of {html.escape(data.model_ref)}</h1>
 <p class=sub>cohort <b>{html.escape(data.cohort)}</b>, split <b>{html.escape(data.split)}</b>,
 {len(data.y)} images, database {html.escape(data.database)}</p>
+{split_note}
 <h2>Metrics</h2>
 {_metrics_table(m)}
+<h2>Coverage, failures and patient clustering</h2>
+{_coverage_table(m)}
 <h2>Confusion matrix at threshold {_num(m.get('decision_threshold'), 3)}</h2>
 {_confusion_table(m)}
 <h2>ROC curve and calibration</h2>
@@ -304,7 +341,10 @@ def render_report(data: ReportData, out_dir: Path | str) -> Path:
 {_sites_table(data.sites)}
 <footer>Generated {html.escape(data.generated_at.isoformat(sep=' '))} by mi-warehouse from eval_predictions,
 eval_metrics, eval_calibration and eval_metrics_by_site. AUC: rank sum with ties averaged, 95% interval
-by DeLong; rates: Wilson 95% intervals; ECE over 10 equal-width bins.</footer>
+by DeLong (images independent) and by Obuchowski (1997) clustered by patient; rates: Wilson 95% intervals,
+and clustered by patient with the ratio estimator's cluster-robust variance (Wilson at the effective size);
+failures (error rows, invalid probabilities) and cohort images without a prediction are left out of the
+metrics above and counted as wrong in the coverage table; ECE over 10 equal-width bins.</footer>
 </body>
 </html>
 """

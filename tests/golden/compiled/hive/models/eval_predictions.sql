@@ -26,11 +26,11 @@ FROM (
                               ORDER BY predicted_at DESC, run_id DESC) AS recency
     FROM `mi`.`predictions`
     WHERE status = 'ok' AND probability IS NOT NULL
+      AND probability >= CAST(0 AS DOUBLE) AND probability <= CAST(1 AS DOUBLE)
   ) latest
   WHERE recency = 1
 ) p
-JOIN (
-    SELECT sop_instance_uid, max(label_value) AS label_value
+JOIN (SELECT sop_instance_uid, max(label_value) AS label_value
     FROM `mi`.`labels`
     WHERE label_value IN (0, 1)
     GROUP BY sop_instance_uid
@@ -41,8 +41,7 @@ JOIN (
 ) m ON m.sop_instance_uid = p.sop_instance_uid
 JOIN `mi`.`patient_split` s ON s.patient_key = m.patient_key
 JOIN (
-  SELECT sop_instance_uid, 'all' AS cohort FROM (
-    SELECT sop_instance_uid, max(label_value) AS label_value
+SELECT sop_instance_uid, 'all' AS cohort FROM (SELECT sop_instance_uid, max(label_value) AS label_value
     FROM `mi`.`labels`
     WHERE label_value IN (0, 1)
     GROUP BY sop_instance_uid
@@ -51,7 +50,7 @@ JOIN (
   SELECT sop_instance_uid, 'adult_chest_xr' AS cohort FROM `mi`.`cohort_adult_chest_xr`
 ) c ON c.sop_instance_uid = p.sop_instance_uid
 LEFT JOIN (
-  SELECT name, version, max(decision_threshold) AS decision_threshold
+SELECT name, version, max(decision_threshold) AS decision_threshold
   FROM `mi`.`model_versions`
   GROUP BY name, version
 ) v ON v.name = p.model_name AND v.version = p.model_version;
