@@ -153,7 +153,8 @@ FROM (
     n, n_positive, n_negative, decision_threshold, tp, fp, tn, fn, brier, ece, auc, n_patients,
     sens_hat, spec_hat,
     sqrt({{ safe_div('s10', 'n_positive') }} + {{ safe_div('s01', 'n_negative') }}) AS auc_se,
-    CASE WHEN n_patients > 1 THEN sqrt(greatest(CAST(0 AS DOUBLE),
+    -- greatest() skips a NULL on Spark and returns NULL on Hive: test for one class first
+    CASE WHEN n_patients > 1 AND auc IS NOT NULL THEN sqrt(greatest(CAST(0 AS DOUBLE),
       {{ safe_div('n_patients', 'n_patients - 1') }}
       * ({{ safe_div('q10', 'n_positive * n_positive') }} + {{ safe_div('q01', 'n_negative * n_negative') }}
          + 2 * {{ safe_div('q11', 'n_positive * n_negative') }}))) END AS auc_se_clustered,

@@ -99,7 +99,8 @@ FROM (
     n, n_positive, n_negative, decision_threshold, tp, fp, tn, fn, brier, ece, auc, n_patients,
     sens_hat, spec_hat,
     sqrt((CAST(s10 AS DOUBLE) / NULLIF(CAST(n_positive AS DOUBLE), CAST(0 AS DOUBLE))) + (CAST(s01 AS DOUBLE) / NULLIF(CAST(n_negative AS DOUBLE), CAST(0 AS DOUBLE)))) AS auc_se,
-    CASE WHEN n_patients > 1 THEN sqrt(greatest(CAST(0 AS DOUBLE),
+    -- greatest() skips a NULL on Spark and returns NULL on Hive: test for one class first
+    CASE WHEN n_patients > 1 AND auc IS NOT NULL THEN sqrt(greatest(CAST(0 AS DOUBLE),
       (CAST(n_patients AS DOUBLE) / NULLIF(CAST(n_patients - 1 AS DOUBLE), CAST(0 AS DOUBLE)))
       * ((CAST(q10 AS DOUBLE) / NULLIF(CAST(n_positive * n_positive AS DOUBLE), CAST(0 AS DOUBLE))) + (CAST(q01 AS DOUBLE) / NULLIF(CAST(n_negative * n_negative AS DOUBLE), CAST(0 AS DOUBLE)))
          + 2 * (CAST(q11 AS DOUBLE) / NULLIF(CAST(n_positive * n_negative AS DOUBLE), CAST(0 AS DOUBLE)))))) END AS auc_se_clustered,
