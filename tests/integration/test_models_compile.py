@@ -20,7 +20,7 @@ from mi_warehouse.dbt_like.relation import Target
 REPO = Path(__file__).resolve().parents[2]
 SQL = REPO / "sql"
 MODELS = {"cohort_adult_chest_xr", "cohort_ct_pet", "cohort_longitudinal", "patient_split", "dataset_profile",
-          "eval_predictions", "eval_metrics", "eval_calibration", "eval_metrics_by_site",
+          "eval_predictions", "eval_unscored", "eval_metrics", "eval_calibration", "eval_metrics_by_site",
           "eval_metrics_by_manufacturer", "eval_compare_versions", "longitudinal_scores", "model_lineage"}
 
 
