@@ -87,6 +87,21 @@ def test_the_default_load_audit_looks_where_the_load_wrote(default_load, hostile
         ("_work", "_work/.probe", "(text)", "AccessionNumber")]
 
 
+def test_an_ordinary_corpus_loaded_with_the_defaults_gives_no_false_finding(server_env, tmp_path):
+    """The demo corpus (names such as Lee^Min, CT+PET pairs days apart, longitudinal patients): no
+    finding. The key is fixed so the date shifts, and so this result, are the same on every run."""
+    from mi_warehouse.synth import generate
+
+    generate(tmp_path / "dicom", patients=16, seed=21, image_size=16)
+    key = tmp_path / "fixed.key"
+    key.write_text("5a" * 32 + "\n")
+    key.chmod(0o600)
+    corpus = type("Corpus", (), {"out_dir": tmp_path / "dicom", "files": sorted((tmp_path / "dicom").rglob("*.dcm"))})
+    settings, _, _ = _loaded(dict(server_env, MIW_KEY_FILE=str(key)), "audit_demo", corpus, LoadOptions(workers=1))
+    findings = scan(settings, sources=[str(tmp_path / "dicom")])
+    assert findings == [], f"{len(findings)} false finding(s):\n{_table(findings)}"
+
+
 def test_raw_load_shows_every_planted_identifier_where_it_was_planted(raw_load, hostile):
     settings, _, _ = raw_load
     findings = scan(settings, sources=[str(hostile.out_dir)])

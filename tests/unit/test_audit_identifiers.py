@@ -10,13 +10,16 @@ import pytest
 from mi_warehouse.audit.dates import dates_in, parse_date
 from mi_warehouse.audit.errors import AuditSourceMissing
 from mi_warehouse.audit.identifiers import Identifiers, from_sources, path_components
+from mi_warehouse.loaders.deid import Keys
 from mi_warehouse.synth.hostile import generate_hostile
+
+KEY = bytes(range(32))
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     corpus = generate_hostile(tmp_path_factory.mktemp("hostile") / "src", patients=4, seed=9)
-    return corpus, from_sources(Identifiers(), corpus.out_dir)
+    return corpus, from_sources(Identifiers(), corpus.out_dir, Keys(KEY))
 
 
 def test_identifiers_of_the_original_headers(planted):
@@ -29,12 +32,15 @@ def test_identifiers_of_the_original_headers(planted):
         assert any(v == p.old_id.lower() for v, _ in ids.phrases.get("old", []))  # Original Attributes
         assert any(v == p.other_id.lower() for v, _ in ids.phrases.get("oid", []))  # written as VR UN
         assert any(v == p.issuer.lower() for v, _ in ids.phrases.get(p.issuer.lower().split("-")[0], []))
-        dates = ids.dates[p.patient_id]
+        dates = ids.dates[f"{p.patient_id}\x00{p.issuer}"]
         assert dates[p.study_date] in ("StudyDate", "SeriesDate") and dates[p.birth_date] == "PatientBirthDate"
+        assert dates == ids.dates_for(Keys(KEY).patient_key(p.patient_id, p.issuer))  # the row's patient only
     assert "li" not in ids.words  # a given name under 3 characters is not searched alone
     assert ids.paths and all(path.endswith(".dcm") for path in ids.paths)
-    shared = corpus.patients[0].patient_id
-    assert corpus.patients[0].study_date in ids.dates[shared] and corpus.patients[1].study_date in ids.dates[shared]
+    a, b = corpus.patients[:2]  # one PatientID, two issuers: with --deid off the key is the ID, both count
+    assert a.study_date in ids.dates_for(a.patient_id) and b.study_date in ids.dates_for(a.patient_id)
+    assert b.study_date not in ids.dates_for(Keys(KEY).patient_key(a.patient_id, a.issuer))
+    assert len(ids.dates_for("an unknown key")) == len({d for v in ids.dates.values() for d in v})
 
 
 def test_values_are_never_shown(planted):

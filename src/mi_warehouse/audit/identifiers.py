@@ -50,8 +50,8 @@ class Identifiers:
     words: dict[str, str] = field(default_factory=dict)  # casefolded single word -> kind
     phrases: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # first word -> [(value, kind)]
     paths: dict[str, str] = field(default_factory=dict)  # real file path -> kind
-    dates: dict[str, dict[dt.date, str]] = field(default_factory=dict)  # patient_id -> {date: kind}
-    patients_by_key: dict[str, set[str]] = field(default_factory=dict)
+    dates: dict[str, dict[dt.date, str]] = field(default_factory=dict)  # patient -> {date: kind}
+    patients_by_key: dict[str, set[str]] = field(default_factory=dict)  # patient_key or PatientID -> patients
     notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -97,11 +97,16 @@ class Identifiers:
         self.patients_by_key.setdefault(patient_key, set()).add(patient_id)
 
     def dates_for(self, patient_key: str | None) -> dict[dt.date, str]:
-        """The original dates to check a row of this patient against (all, when it is unknown)."""
-        patients = self.patients_by_key.get(patient_key) if patient_key else None
-        if patients is None and patient_key in self.dates:
-            patients = {patient_key}  # loaded with --deid off: the key is the PatientID
-        if patients is None:
+        """The original dates to check a row of this patient against (all, when it is unknown).
+
+        A key leads to patients (a PatientID from patient_map leads on to the patients of that ID
+        in the sources); with --deid off the key is the PatientID itself."""
+        patients = set(self.patients_by_key.get(patient_key, ())) if patient_key else set()
+        for p in list(patients):
+            patients |= self.patients_by_key.get(p, set())
+        if patient_key in self.dates:
+            patients.add(patient_key)
+        if not patients:
             return self._all_dates()
         merged: dict[dt.date, str] = {}
         for p in patients:
@@ -195,7 +200,9 @@ def _add_map_row(ids: Identifiers, row: dict, schema: pa.Schema) -> None:
 
 
 # --- from the original headers ---------------------------------------------------------------
-def from_sources(ids: Identifiers, directory: str | Path) -> Identifiers:
+def from_sources(ids: Identifiers, directory: str | Path, keys=None) -> Identifiers:
+    """The identifiers of the DICOM files under `directory`; with the loader's `Keys`, each
+    patient's key too, so that rows keyed by it are checked against that patient's dates only."""
     import pydicom
 
     root = Path(_plain_path(str(directory)))
@@ -212,7 +219,7 @@ def from_sources(ids: Identifiers, directory: str | Path) -> Identifiers:
             if "PatientID" not in ds and "SOPInstanceUID" not in ds:
                 continue
             read += 1
-            _add_dataset(ids, ds)
+            _add_dataset(ids, ds, keys)
         ids.add_path(str(path.resolve()))
         for part in path_components(str(path.relative_to(root))):
             ids.add(part, "path component")
@@ -221,9 +228,14 @@ def from_sources(ids: Identifiers, directory: str | Path) -> Identifiers:
     return ids
 
 
-def _add_dataset(ids: Identifiers, ds) -> None:
+def _add_dataset(ids: Identifiers, ds, keys) -> None:
     pid = str(ds.get("PatientID", "") or "").strip()
+    issuer = str(ds.get("IssuerOfPatientID", "") or "").strip()
+    patient = f"{pid}\x00{issuer}"  # two issuers may give one PatientID to two people
     ids.add(pid, "PatientID")
+    ids.link(pid, patient)
+    if keys is not None and pid:
+        ids.link(keys.patient_key(pid, issuer), patient)
     for elem in _elements(ds):
         keyword = elem.keyword or ""
         if keyword == "PatientName":
@@ -234,7 +246,7 @@ def _add_dataset(ids: Identifiers, ds) -> None:
     for elem in ds:  # the originals' dates (top level: the patient's study, series, birth dates)
         if elem.VR in ("DA", "DT") and elem.value:
             for v in _values(elem.value):
-                ids.add_date(pid, str(v), elem.keyword or "date")
+                ids.add_date(patient, str(v), elem.keyword or "date")
 
 
 def _elements(ds):

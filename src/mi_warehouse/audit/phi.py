@@ -48,11 +48,25 @@ class Finding:
 def identifiers(settings, sources: list[str] | tuple[str, ...] = (), use_phi_database: bool = True) -> Identifiers:
     """The identifiers to look for: the PHI database's and those of the original headers."""
     ids = Identifiers()
+    keys = _keys(settings, ids) if sources else None
     for directory in sources:
-        from_sources(ids, directory)
+        from_sources(ids, directory, keys)
     if use_phi_database:
         from_phi_database(ids, settings.storage_path, settings.phi_database)
     return ids
+
+
+def _keys(settings, ids: Identifiers):
+    """The loader's keyed derivations, to tell which patient a row's patient_key stands for."""
+    from ..errors import MiWarehouseError
+    from ..loaders.deid import Keys, load_key
+
+    try:
+        return Keys(load_key(settings.key_file, create=False))
+    except (MiWarehouseError, OSError):
+        ids.notes.append("no readable de-identification key: rows whose patient is not in patient_map are "
+                         "checked against every patient's original dates")
+        return None
 
 
 def scan(settings, sources: list[str] | tuple[str, ...] = (), use_phi_database: bool = True,
