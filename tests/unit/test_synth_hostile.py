@@ -87,3 +87,13 @@ def test_same_seed_same_bytes_other_seed_other_patients(corpus, tmp_path):
 def test_needs_two_patients(tmp_path):
     with pytest.raises(ValueError, match="at least 2 patients"):
         generate_hostile(tmp_path, patients=1)
+
+
+def test_synth_hostile_command(tmp_path):
+    from click.testing import CliRunner
+
+    from mi_warehouse.cli import main
+
+    r = CliRunner().invoke(main, ["synth", "--out", str(tmp_path / "h"), "--hostile", "--patients", "3"])
+    assert r.exit_code == 0, r.output
+    assert "6 hostile files for 3 patients" in r.output and len(list((tmp_path / "h").rglob("*.dcm"))) == 6
