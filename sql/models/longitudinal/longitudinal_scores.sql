@@ -6,7 +6,7 @@
 
       slope = (n Σxy − Σx Σy) / (n Σx² − (Σx)²)     per day; NULL with < 2 distinct dates
 
-  Uses the latest status='ok' prediction of each image; studies without a date are left out.
+  Uses the latest valid prediction of each image (valid_prediction(): ok, probability in [0, 1]); studies without a date are left out.
 -#}
 {{ config(materialized='table', tags=['longitudinal']) }}
 {%- if var('study_score', 'max') == 'mean' %}{% set agg = 'avg' %}
@@ -51,7 +51,7 @@ FROM (
                  row_number() OVER (PARTITION BY model_name, model_version, sop_instance_uid
                                     ORDER BY predicted_at DESC, run_id DESC) AS recency
           FROM {{ source('mi', 'predictions') }}
-          WHERE status = 'ok' AND probability IS NOT NULL
+          WHERE {{ valid_prediction() }}
         ) latest
         WHERE recency = 1
       ) p

@@ -39,6 +39,7 @@ FROM (
                                     ORDER BY predicted_at DESC, run_id DESC) AS recency
           FROM `mi`.`predictions`
           WHERE status = 'ok' AND probability IS NOT NULL
+      AND probability >= CAST(0 AS DOUBLE) AND probability <= CAST(1 AS DOUBLE)
         ) latest
         WHERE recency = 1
       ) p
