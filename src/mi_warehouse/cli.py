@@ -307,6 +307,26 @@ def audit_phi_cmd(ctx, sources, no_phi_db) -> None:
     ctx.exit(1)
 
 
+@main.command("compact")
+@click.option("--partition", "partitions", multiple=True, metavar="study_year=Y[/study_month=M[/modality=MOD]]",
+              help="Only these partitions (any leading part of the spec). Repeatable. Default: all.")
+@click.option("--lock-timeout", type=float, default=3600.0, show_default=True,
+              help="Seconds to wait for a running load to finish.")
+@click.pass_context
+@reports_errors
+def compact_cmd(ctx, partitions, lock_timeout) -> None:
+    """Merge appended bucket files of dicom_metadata back to one sorted file per bucket (crash-safe)."""
+    from .engine.connection import connect
+    from .loaders.compact import run_compact
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        r = run_compact(session, s, partitions, lock_timeout, progress=_info)
+    click.echo(f"{r.partitions_compacted} of {r.partitions_seen} partitions compacted: {r.files_before} files -> "
+               f"{r.files_after}, {r.rows} rows, {r.duplicates_dropped} duplicates dropped, "
+               f"{r.recovered} interrupted compactions finished")
+
+
 @main.command("catalog")
 @reports_errors
 def catalog_cmd() -> None:

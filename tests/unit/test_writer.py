@@ -50,14 +50,30 @@ def test_spilled_staging_writes_the_same_files_as_memory(tmp_path):
             assert {bucket_id([k], ["string"], 4, 1) for k in t["patient_key"]} == {bucket_id_from_file_name(f.name)}
 
 
-def test_append_merges_into_one_sorted_file_per_bucket_and_skips_rows_present(tmp_path):
+def test_append_adds_copy_files_never_rewrites_and_skips_rows_present(tmp_path):
     first = [row(i, i % 5, 1) for i in range(40)]
     write(tmp_path, "t", first, 10**9)
+    before = {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in (tmp_path / "t").rglob("*") if f.is_file()}
+    assert before and all(f.name.endswith("_0") for f in before)
     again = write(tmp_path, "t", first[:10] + [row(i, i % 5, 1) for i in range(40, 60)], 10**9)
     assert again.rows_already_present == 10 and again.rows_added == 20
     files = [f for f in (tmp_path / "t").rglob("*") if f.is_file()]
+    assert {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in before} == before  # old files untouched
+    new = [f for f in files if f not in before]
+    assert new and all(f.name.endswith("_0_copy_1") for f in new)
+    assert all(bucket_id_from_file_name(f.name) == bucket_id_from_file_name(f.name.split("_copy_")[0]) for f in new)
     assert sum(pq.read_metadata(f).num_rows for f in files) == 60
-    assert len({f.name for f in files}) == len(files)
+    write(tmp_path, "t", [row(i, i % 5, 1) for i in range(60, 70)], 10**9)
+    assert any(f.name.endswith("_0_copy_2") for f in (tmp_path / "t").rglob("*"))
+
+
+def test_next_bucket_file_follows_hives_copy_names():
+    from mi_warehouse.loaders.writer import copy_number, next_bucket_file
+
+    assert next_bucket_file(3, []) == "000003_0"
+    assert next_bucket_file(3, ["000003_0"]) == "000003_0_copy_1"
+    assert next_bucket_file(3, ["000003_0", "000003_0_copy_9", "000003_0_copy_2"]) == "000003_0_copy_10"
+    assert [copy_number(n) for n in ("000003_0", "000003_0_copy_12")] == [0, 12]
 
 
 def test_stale_hidden_temporaries_are_removed(tmp_path):

@@ -54,6 +54,27 @@ def _normalise(location: str) -> str:
     return location
 
 
+def partition_spec(key: tuple[int, int, str]) -> str:
+    """`PARTITION (...)` of dicom_metadata for a (study_year, study_month, modality) key."""
+    y, m, mod = key
+    return f"PARTITION (study_year={int(y)}, study_month={int(m)}, modality={lit.string(mod)})"
+
+
+def partition_location(session: Session, table: str, key: tuple[int, int, str]) -> str:
+    """Where the metastore says a partition's files are."""
+    rows = session.execute(f"DESCRIBE FORMATTED {lit.identifier(table)} {partition_spec(key)}").rows
+    for r in rows:
+        if str(r[0]).strip().rstrip(":") == "Location" and r[1]:
+            return _normalise(str(r[1]).strip())
+    raise MiWarehouseError(f"the metastore gives no location for {table} {partition_spec(key)}")
+
+
+def set_partition_location(session: Session, table: str, key: tuple[int, int, str], location: str) -> None:
+    """Point a partition at another directory: one metastore update, so readers switch at once."""
+    session.execute(f"ALTER TABLE {lit.identifier(table)} {partition_spec(key)} SET LOCATION {lit.string(location)}")
+    refresh(session, table)
+
+
 def add_partitions(session: Session, table: str, location: str, specs: list[tuple[int, int, str]],
                    chunk: int = 100) -> None:
     """ALTER TABLE ... ADD IF NOT EXISTS PARTITION for (study_year, study_month, modality) specs."""
@@ -61,8 +82,7 @@ def add_partitions(session: Session, table: str, location: str, specs: list[tupl
         parts = []
         for y, m, mod in specs[i:i + chunk]:
             loc = f"{location.rstrip('/')}/study_year={y}/study_month={m}/modality={mod}"
-            parts.append(f"PARTITION (study_year={int(y)}, study_month={int(m)}, modality={lit.string(mod)}) "
-                         f"LOCATION {lit.string(loc)}")
+            parts.append(f"{partition_spec((y, m, mod))} LOCATION {lit.string(loc)}")
         session.execute(f"ALTER TABLE {lit.identifier(table)} ADD IF NOT EXISTS " + " ".join(parts))
 
 

@@ -32,6 +32,7 @@ from ..runtime.lineage import Emitter
 from ..runtime.locks import command_lock
 from ..runtime.runs import new_run_id
 from .deid import DeidPolicy, Deidentifier, load_key
+from .compact import recover_partitions
 from .extract import Outcome, extract
 from .key_check import KeyMismatch, check_key_history, key_fingerprint
 from .ledger import Ledger
@@ -320,6 +321,7 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
         writer.stage(batch)
 
     log(f"committing {writer.staged_rows} rows")
+    recover_partitions(session, table, writer.touched_partitions())  # a compaction killed midway
     result = writer.commit()
     summary.partitions = len(result.partitions)
     if result.partitions:

@@ -2,13 +2,16 @@
 
 Rows are staged while a load runs: in memory as Arrow tables, spilled to one sorted Parquet file
 on local disk whenever they pass `memory_limit` bytes (so memory stays flat however large the
-corpus). `commit()` then builds each touched bucket file of each touched partition: the file
-already there (if any) plus the staged rows, sorted by (patient_key, study_uid), written hidden
-and renamed over the old one. So every partition keeps one sorted file per bucket, named as Hive
-maps files to buckets (`000003_0`), and a reader sees either the old file or the new one.
+corpus). `commit()` then writes, for each touched bucket of each touched partition, one new file
+of the staged rows, sorted by (patient_key, study_uid), hidden and renamed into place. It never
+rewrites a file already there: the first file of a bucket is `000003_0`, the next ones are named
+as Hive names its own appended bucket files, `000003_0_copy_1`, `000003_0_copy_2`, ..., which Hive
+(`Utilities.getBucketIdFromFile`) and Spark both read as bucket 3. So an append costs what it
+adds; `mi-warehouse compact` merges a partition's files back to one per bucket.
 
-A row whose SOPInstanceUID is already in the bucket file is the left-over of a run that was
-killed after this commit and before its ledger was written: it is not added twice.
+A row whose SOPInstanceUID is already in one of the bucket's files is the left-over of a run that
+was killed after this commit and before its ledger was written: it is not added twice (only the
+SOPInstanceUID column of the existing files is read for that).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..serde import catalog as cat
-from ..serde.hive_hash import bucket_file_name, bucket_id
+from ..serde.hive_hash import bucket_file_name, bucket_id, bucket_id_from_file_name
 from ..runtime.storage import exists, filesystem, join, read_parquet, write_parquet_atomic
 
 PartitionKey = tuple[int, int, str]
@@ -98,6 +101,9 @@ class BucketedWriter:
             parts.append(pq.read_table(path, filters=expr, schema=self.stage_schema))
         return pa.concat_tables(parts) if parts else self.stage_schema.empty_table()
 
+    def touched_partitions(self) -> list[PartitionKey]:
+        return sorted({key for key, _ in self._touched})
+
     def commit(self) -> CommitResult:
         added = present = files = 0
         partitions: set[PartitionKey] = set()
@@ -107,39 +113,70 @@ class BucketedWriter:
         for key in sorted(by_partition):
             staged = self._staged(key)
             partitions.add(key)
+            directory = join(self.table_path, partition_dir(key))
+            existing = bucket_files(self.fs, directory)
             for bucket in sorted(by_partition[key]):
                 new = staged.filter(pc.equal(staged[BUCKET], bucket)).select(self.schema.names)
-                target = join(self.table_path, partition_dir(key), bucket_file_name(bucket))
-                self._remove_stale_temporaries(target)
-                if exists(self.fs, target):
-                    old = read_parquet(self.fs, target).select(self.schema.names).cast(self.schema)
-                    keep = pc.invert(pc.is_in(new["sop_instance_uid"], value_set=old["sop_instance_uid"]))
+                olds = existing.get(bucket, [])
+                if olds:
+                    seen = pa.concat_arrays([_sop_column(self.fs, join(directory, n)) for n in olds])
                     before = new.num_rows
-                    new = new.filter(keep)
+                    new = new.filter(pc.invert(pc.is_in(new["sop_instance_uid"], value_set=seen)))
                     present += before - new.num_rows
-                    if new.num_rows == 0:
-                        continue
-                    merged = pa.concat_tables([old, new])
-                else:
-                    merged = new
-                merged = merged.sort_by([(c, "ascending") for c in cat.SORT_COLUMNS])
-                write_parquet_atomic(self.fs, target, merged, row_group_size=self.row_group_size)
+                if new.num_rows == 0:
+                    continue
+                new = new.sort_by([(c, "ascending") for c in cat.SORT_COLUMNS])
+                write_parquet_atomic(self.fs, join(directory, next_bucket_file(bucket, olds)), new,
+                                     row_group_size=self.row_group_size)
                 added += new.num_rows
                 files += 1
         self._touched.clear()
         return CommitResult(sorted(partitions), added, present, files)
 
-    def _remove_stale_temporaries(self, target: str) -> None:
-        """Hidden temporaries of this bucket file left by a killed run (we hold the load lock)."""
-        from pyarrow.fs import FileSelector
-
-        directory, name = target.rsplit("/", 1)
-        if not exists(self.fs, directory):
-            return
-        for info in self.fs.get_file_info(FileSelector(directory)):
-            if info.base_name.startswith(f".{name}.tmp-"):
-                self.fs.delete_file(info.path)
-
     def discard_staging(self) -> None:
         self._memory, self._memory_bytes, self._spills = [], 0, []
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def bucket_files(fs, directory: str, remove_temporaries: bool = True) -> dict[int, list[str]]:
+    """{bucket: [file names]} of a partition directory, in write order (base file, then copies).
+
+    Hidden temporaries (`.name.tmp-*`) left by a killed run are removed on the way (the caller
+    holds the load lock); other hidden or `_` entries are not bucket files and are left alone.
+    """
+    from pyarrow.fs import FileSelector, FileType
+
+    out: dict[int, list[tuple[int, str]]] = {}
+    if not exists(fs, directory):
+        return {}
+    for info in fs.get_file_info(FileSelector(directory)):
+        name = info.base_name
+        if info.type != FileType.File:
+            continue
+        if name.startswith(".") and ".tmp-" in name and remove_temporaries:
+            fs.delete_file(info.path)
+            continue
+        if name.startswith((".", "_")):
+            continue
+        b = bucket_id_from_file_name(name)
+        if b >= 0:
+            out.setdefault(b, []).append((copy_number(name), name))
+    return {b: [n for _, n in sorted(v)] for b, v in out.items()}
+
+
+def copy_number(name: str) -> int:
+    """0 for `000003_0`, N for `000003_0_copy_N`."""
+    head, sep, tail = name.rpartition("_copy_")
+    return int(tail) if sep and tail.isdigit() else 0
+
+
+def next_bucket_file(bucket: int, existing: list[str]) -> str:
+    """The name Hive would give the next file of `bucket`: `000003_0`, then `000003_0_copy_N`."""
+    if not existing:
+        return bucket_file_name(bucket)
+    return bucket_file_name(bucket, f"0_copy_{max(copy_number(n) for n in existing) + 1}")
+
+
+def _sop_column(fs, path: str) -> pa.Array:
+    with fs.open_input_file(path) as f:
+        return pq.read_table(f, columns=["sop_instance_uid"]).column(0).combine_chunks()
