@@ -5,6 +5,7 @@ else as one line naming the exception (exit status 2; MIW_DEBUG=1 shows the trac
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -21,6 +22,16 @@ from .errors import MiWarehouseError
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.find_root().obj["settings_factory"]()
+
+
+@contextlib.contextmanager
+def _connected(ctx: click.Context):
+    """The settings and an open session to the configured HiveServer2: what most commands need."""
+    from .engine.connection import connect
+
+    s = _settings(ctx)
+    with connect(s) as session:
+        yield s, session
 
 
 def _one_line(e: BaseException) -> str:
@@ -270,11 +281,9 @@ def labels_grp() -> None:
 @reports_errors
 def labels_load_cmd(ctx, csv_file: Path, source: str | None) -> None:
     """Load a label CSV (sop_instance_uid, study_uid, label, label_value[, source]) into <db>.labels."""
-    from .engine.connection import connect
     from .loaders.labels import load_labels
 
-    s = _settings(ctx)
-    with connect(s) as session:
+    with _connected(ctx) as (s, session):
         n = load_labels(session, s, csv_file, source)
     click.echo(f"loaded {n} labels from {csv_file}")
 
@@ -316,15 +325,13 @@ def audit_phi_cmd(ctx, sources, no_phi_db) -> None:
 @reports_errors
 def compact_cmd(ctx, partitions, lock_timeout) -> None:
     """Merge appended bucket files of dicom_metadata back to one sorted file per bucket (crash-safe)."""
-    from .engine.connection import connect
     from .loaders.compact import run_compact
 
-    s = _settings(ctx)
-    with connect(s) as session:
+    with _connected(ctx) as (s, session):
         r = run_compact(session, s, partitions, lock_timeout, progress=_info)
     click.echo(f"{r.partitions_compacted} of {r.partitions_seen} partitions compacted: {r.files_before} files -> "
                f"{r.files_after}, {r.rows} rows, {r.duplicates_dropped} duplicates dropped, "
-               f"{r.recovered} interrupted compactions finished")
+               f"{len(r.recovered)} interrupted compactions finished")
 
 
 @main.command("catalog")
@@ -353,11 +360,9 @@ def model_grp() -> None:
 @reports_errors
 def model_register_cmd(ctx, file, name, version, card, parent) -> None:
     """Check FILE.onnx against its card and register it as NAME:VERSION (immutable)."""
-    from .engine.connection import connect
     from .models.registry import register
 
-    s = _settings(ctx)
-    with connect(s) as session:
+    with _connected(ctx) as (s, session):
         mv, new = register(session, s, file, name, version, card, parent)
     what = "registered" if new else "already registered (same checksum)"
     click.echo(f"{what}: {mv.name}:{mv.version} sha256 {mv.sha256} at {mv.uri}")
@@ -368,12 +373,11 @@ def model_register_cmd(ctx, file, name, version, card, parent) -> None:
 @reports_errors
 def model_list_cmd(ctx) -> None:
     """List registered model versions."""
-    from .engine.connection import Result, connect
+    from .engine.connection import Result
     from .engine.output import render
     from .models.registry import list_versions
 
-    s = _settings(ctx)
-    with connect(s) as session:
+    with _connected(ctx) as (s, session):
         rows = [(m.name, m.version, m.sha256[:16], m.decision_threshold, m.training_cohort, str(m.registered_at))
                 for m in list_versions(session, s)]
     click.echo(render(Result(["name", "version", "sha256", "threshold", "training_cohort", "registered_at"],
@@ -386,11 +390,9 @@ def model_list_cmd(ctx) -> None:
 @reports_errors
 def model_show_cmd(ctx, ref) -> None:
     """Show NAME:VERSION with its model card."""
-    from .engine.connection import connect
     from .models.registry import require
 
-    s = _settings(ctx)
-    with connect(s) as session:
+    with _connected(ctx) as (s, session):
         m = require(session, s, ref)
     click.echo(f"{m.name}:{m.version}\n  sha256     {m.sha256}\n  uri        {m.uri}\n  opset      {m.opset}"
                f"\n  input      {m.input_shape}\n  labels     {m.labels}\n  threshold  {m.decision_threshold}"
@@ -413,13 +415,11 @@ def model_show_cmd(ctx, ref) -> None:
 @reports_errors
 def infer_cmd(ctx, model_ref, cohort, force, batch_size, providers, print_sql, lock_timeout) -> None:
     """Run a registered ONNX model over a cohort's images, as a Hive TRANSFORM, into predictions."""
-    from .engine.connection import connect
     from .inference.run import print_sql as sql_for_cluster
     from .inference.run import run_inference
     from .progress import Spinner
 
-    s = _settings(ctx)
-    with connect(s) as session:
+    with _connected(ctx) as (s, session):
         if print_sql:
             click.echo(sql_for_cluster(session, s, model_ref, cohort, force, batch_size), nl=False)
             return
@@ -443,11 +443,9 @@ def _warn_lineage(warnings: list[str]) -> None:
 @reports_errors
 def lineage_cmd(ctx, sop_instance_uid) -> None:
     """Print, for one image, every prediction with its run, model version, checksum and training cohort."""
-    from .engine.connection import connect
     from .inference.lineage import checked_lineage
 
-    s = _settings(ctx)
-    with connect(s) as session:
+    with _connected(ctx) as (s, session):
         rows = checked_lineage(session, s, sop_instance_uid)
     click.echo(f"image {sop_instance_uid}  [{rows[0]['image_partition']}]")
     for r in rows:

@@ -176,7 +176,7 @@ def test_bad_columns(columns, message):
 
 
 def test_a_model_is_one_statement():
-    with pytest.raises(MaterializationError, match="^studies: a model is one SELECT statement, found 2"):
+    with pytest.raises(MaterializationError, match="^studies: a model renders to one SELECT statement, found 2"):
         plan("studies", "SELECT 1; DROP TABLE t", cfg(), REL, engine="hive", existing=ABSENT)
 
 

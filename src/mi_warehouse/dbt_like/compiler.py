@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..config import Settings
-from ..engine.splitter import split_statements
+from ..engine.splitter import single_statement
 from ..errors import SqlSplitError
 from .context import RuntimeFunctions, render
 from .errors import ModelRenderError
@@ -76,12 +76,9 @@ def _has_tokens(select: str | Sequence[str]) -> bool:
 
 def _one_statement(origin: str, sql: str, what: str) -> str:
     try:
-        stmts = split_statements(sql, origin)
+        return single_statement(sql, origin, f"a {what}")
     except SqlSplitError as e:
         raise ModelRenderError(str(e)) from None
-    if len(stmts) != 1:
-        raise ModelRenderError(f"{origin}: a {what} renders to one SELECT statement, found {len(stmts)}")
-    return stmts[0].sql
 
 
 def _file_text(header: str, sql: str) -> str:

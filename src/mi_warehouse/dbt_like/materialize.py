@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 
 from ..engine import dialects
 from ..engine import literals as lit
-from ..engine.splitter import split_statements
+from ..engine.splitter import single_statement
 from ..errors import SqlSplitError
 from .errors import MaterializationError
 from .model_config import ModelConfig
@@ -72,12 +72,9 @@ class Probe:
 def select_body(model: str, select_sql: str) -> str:
     """The model's single SELECT without comments or a trailing semicolon."""
     try:
-        stmts = split_statements(select_sql, model)
+        return single_statement(select_sql, model)
     except SqlSplitError as e:
         raise MaterializationError(str(e)) from None
-    if len(stmts) != 1:
-        raise MaterializationError(f"{model}: a model is one SELECT statement, found {len(stmts)}")
-    return stmts[0].sql
 
 
 def needs_columns(config: ModelConfig) -> bool:

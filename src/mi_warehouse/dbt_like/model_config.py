@@ -37,6 +37,9 @@ class ModelConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
+
+_CHOICES = {"materialized": MATERIALIZATIONS, "incremental_strategy": STRATEGIES, "file_format": FILE_FORMATS}
+
 def _names(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -66,17 +69,9 @@ def normalise_config(raw: Mapping[str, Any]) -> dict[str, Any]:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"buckets must be a positive integer, got {value!r}")
             out[key] = value
-        elif key == "materialized":
-            if value not in MATERIALIZATIONS:
-                raise ValueError(f"materialized must be one of {', '.join(MATERIALIZATIONS)}, got {value!r}")
-            out[key] = value
-        elif key == "incremental_strategy":
-            if value not in STRATEGIES:
-                raise ValueError(f"incremental_strategy must be one of {', '.join(STRATEGIES)}, got {value!r}")
-            out[key] = value
-        elif key == "file_format":
-            if value not in FILE_FORMATS:
-                raise ValueError(f"file_format must be one of {', '.join(FILE_FORMATS)}, got {value!r}")
+        elif key in _CHOICES:
+            if value not in _CHOICES[key]:
+                raise ValueError(f"{key} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
             out[key] = value
         elif key == "unique_key":
             if value is not None:

@@ -92,3 +92,15 @@ def _end_of_quoted(s: str, i: int, quote: str) -> int:
             return j + 1
         j += 1
     return -1
+
+
+def single_statement(sql: str, origin: str, what: str = "a model") -> str:
+    """The one statement of `sql`, without comments or a trailing semicolon.
+
+    Raises SqlSplitError when `sql` does not split, or when it holds another number of statements
+    ("<origin>: <what> renders to one SELECT statement, found N"); callers re-raise it as their own.
+    """
+    stmts = split_statements(sql, origin)
+    if len(stmts) != 1:
+        raise SqlSplitError(f"{origin}: {what} renders to one SELECT statement, found {len(stmts)}")
+    return stmts[0].sql

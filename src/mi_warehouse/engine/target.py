@@ -19,6 +19,8 @@ from .dialects import Dialect
 
 @dataclass(frozen=True)
 class Target:
+    """What one compilation renders for: the databases and the engine (and its version, if known)."""
+
     database: str
     phi_database: str
     engine: str = "hive"

@@ -20,7 +20,7 @@ that partition (`recover`) finishes steps 3 and 4.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import pyarrow as pa
@@ -48,13 +48,19 @@ class BadPartition(MiWarehouseError):
 
 @dataclass
 class CompactSummary:
+    """What one `compact` did; `compacted` and `recovered` name the partitions."""
+
+    compacted: list[PartitionKey] = field(default_factory=list)
     partitions_seen: int = 0
-    partitions_compacted: int = 0
+    recovered: list[PartitionKey] = field(default_factory=list)  # interrupted compactions finished
     files_before: int = 0
     files_after: int = 0
     rows: int = 0
     duplicates_dropped: int = 0
-    recovered: int = 0
+
+    @property
+    def partitions_compacted(self) -> int:
+        return len(self.compacted)
 
 
 def parse_partition_filter(text: str) -> dict[str, str]:
@@ -157,7 +163,7 @@ def compact_partition(session: Session, table: metastore.TableInfo, fs, key: Par
                       summary: CompactSummary, row_group_size: int = 16_384, on_step: Step = lambda s: None) -> bool:
     pdir = join(filesystem(table.location)[1], partition_dir(key))
     if recover(session, table, fs, key):
-        summary.recovered += 1
+        summary.recovered.append(key)
     files = bucket_files(fs, pdir)
     summary.files_before += sum(len(v) for v in files.values())
     if all(len(v) <= 1 for v in files.values()):
@@ -195,7 +201,7 @@ def run_compact(session: Session, settings: Settings, partitions: Iterable[str] 
                 continue
             summary.partitions_seen += 1
             if compact_partition(session, table, fs, key, summary, on_step=on_step):
-                summary.partitions_compacted += 1
+                summary.compacted.append(key)
                 progress(f"compacted {partition_dir(key)}")
     finally:
         lock.release()
