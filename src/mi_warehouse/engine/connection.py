@@ -19,7 +19,6 @@ from typing import Any
 from ..config import Settings
 from ..errors import ConfigError, QueryFailed, ServerUnavailable
 from . import dialects
-from .dialects import Dialect
 
 
 class EngineMismatch(ConfigError):
@@ -27,18 +26,11 @@ class EngineMismatch(ConfigError):
 
 
 @dataclass(frozen=True)
-class EngineInfo:
+class EngineInfo(dialects.EngineFacts):
     name: str  # "spark" or "hive"
     version: str  # e.g. "4.3.0"
     dbms_name: str  # as the server reports it, e.g. "Spark SQL", "Apache Hive"
-
-    @property
-    def major(self) -> int:
-        return dialects.major(self.version)
-
-    @property
-    def dialect(self) -> Dialect:
-        return dialects.get(self.name)
+    engine_attribute = "name"
 
     @property
     def label(self) -> str:

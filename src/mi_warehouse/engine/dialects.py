@@ -158,3 +158,18 @@ def resolve(setting: str, embedded: bool, explicit: str | None = None, command: 
         return Resolved(SPARK, embedded_spark_version())
     d = get(name)
     return Resolved(d, embedded_spark_version() if d is SPARK and embedded else "")
+
+
+class EngineFacts:
+    """`dialect` and `major` of anything naming an engine and its version (the connected server's
+    EngineInfo, a compilation Target): `engine_attribute` names the field holding the engine."""
+
+    engine_attribute = "engine"
+
+    @property
+    def dialect(self) -> Dialect:
+        return get(getattr(self, self.engine_attribute))
+
+    @property
+    def major(self) -> int:
+        return major(self.version)

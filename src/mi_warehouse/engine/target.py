@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from . import dialects
-from .dialects import Dialect
 
 
 @dataclass(frozen=True)
-class Target:
+class Target(dialects.EngineFacts):
     """What one compilation renders for: the databases and the engine (and its version, if known)."""
 
     database: str
@@ -40,13 +39,6 @@ class Target:
         r = dialects.resolve(settings.engine, settings.is_embedded, explicit, command)
         return cls.from_settings(settings, r.dialect.name, r.version)
 
-    @property
-    def dialect(self) -> Dialect:
-        return dialects.get(self.engine)
-
-    @property
-    def major(self) -> int:
-        return dialects.major(self.version)
 
     def as_dict(self) -> dict:
         """`target` as templates see it."""
