@@ -249,11 +249,16 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, 
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--patients", type=int, default=50, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--image-size", type=int, default=64, show_default=True)
+@click.option("--image-size", type=int, default=64, show_default=True,
+              help="Chest radiographs N x N (2048-2500 is realistic); CT/MR/PET min(N, 512).")
+@click.option("--transfer-syntax", default="explicit", show_default=True,
+              type=click.Choice(["explicit", "jpeg2000", "jpegls", "jpeg-lossless", "rle"]),
+              help="Pixel Data encoding; every choice is lossless.")
 @click.option("--hostile", is_flag=True,
               help="Instead: a corpus with each patient's identifiers planted everywhere (tests the audit).")
 @reports_errors
-def synth_cmd(out: Path, patients: int, seed: int, image_size: int, hostile: bool) -> None:
+def synth_cmd(out: Path, patients: int, seed: int, image_size: int, transfer_syntax: str,
+              hostile: bool) -> None:
     """Write a synthetic DICOM corpus (no real patient data) and its labels.csv."""
     from .synth import generate
 
@@ -263,7 +268,7 @@ def synth_cmd(out: Path, patients: int, seed: int, image_size: int, hostile: boo
         planted = generate_hostile(out, max(patients, 2), seed=seed)
         click.echo(f"{len(planted.files)} hostile files for {len(planted.patients)} patients in {out}")
         return
-    summary = generate(out, patients, seed=seed, image_size=image_size)
+    summary = generate(out, patients, seed=seed, image_size=image_size, transfer_syntax=transfer_syntax)
     mods = ", ".join(f"{k} {v}" for k, v in sorted(summary.modality_counts.items()))
     click.echo(f"{summary.files_written} files for {summary.patients} patients ({mods}); "
                f"labels: {summary.labels_csv}")

@@ -1,7 +1,8 @@
 """Synthetic DICOM corpus generator (no real patient data anywhere).
 
-``generate(out_dir, patients, seed)`` writes a deterministic corpus of small,
-valid DICOM Part 10 files (Explicit VR Little Endian) laid out as
+``generate(out_dir, patients, seed)`` writes a deterministic corpus of valid DICOM
+Part 10 files (Explicit VR Little Endian by default; ``transfer_syntax`` picks RLE,
+JPEG-LS, JPEG 2000 or JPEG Lossless SV1, all lossless, see :mod:`.encode`) laid out as
 ``out_dir/<PatientID>/<StudyDate>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``
 plus ``out_dir/labels.csv`` with the ground truth of every chest radiograph.
 
@@ -10,12 +11,19 @@ The corpus covers chest CR/DX (about a third carry a bright nodule-like
 different years 2019-2025), CT+PET pairs a few days apart, several vendors
 and sites, and patient names in several character sets.  Everything --
 UIDs included -- derives from ``seed``, so equal seeds give identical bytes.
+
+Pixels are 12 bits stored in 16 allocated (MONOCHROME2, or MONOCHROME1 for some CR
+readers). Chest radiographs are ``image_size`` pixels a side (real ones are 2,000-3,000);
+CT, MR and PET slices are ``min(image_size, 512)``, as scanners write them. Templates are
+drawn at no more than 512 pixels and upsampled, so a 2500-pixel corpus costs a few
+full-size arrays per image, not a supersampled 10,000-pixel canvas.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as _dt
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 from pydicom import dcmwrite
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
@@ -35,6 +44,8 @@ from pydicom.uid import (
     PositronEmissionTomographyImageStorage,
     generate_uid,
 )
+
+from .encode import check_encoder, encode_frame, syntax_uid
 
 __all__ = ["SynthSummary", "generate", "lung_mask", "NAME_POOLS", "MAX_STORED"]
 
@@ -80,6 +91,7 @@ _PROFILES = ["chest_long", "petct", "mr", "chest_single", "ct_long", "mixed"]
 _PROFILE_P = [0.2, 0.15, 0.15, 0.25, 0.1, 0.15]
 _YEARS = list(range(2019, 2026))
 _FINDING_RATE = 0.35
+_BASE = 512  # largest size templates are drawn at; bigger images are upsampled from it
 
 
 @dataclass
@@ -136,13 +148,25 @@ def lung_mask(image_size: int, scale: float = 1.0) -> np.ndarray:
     return _lungs(u, v, scale)
 
 
+def _upsample(img: np.ndarray, n: int) -> np.ndarray:
+    """Bilinear resize of a square template to ``n`` x ``n`` (pixel centres aligned)."""
+    b = img.shape[0]
+    if b == n:
+        return img
+    src = np.clip((np.arange(n) + 0.5) * (b / n) - 0.5, 0, b - 1)
+    i0 = np.minimum(src.astype(np.int64), b - 2)
+    w = (src - i0).astype(np.float32)
+    rows = img[i0] * (1 - w)[:, None] + img[i0 + 1] * w[:, None]
+    return rows[:, i0] * (1 - w) + rows[:, i0 + 1] * w
+
+
 class _Phantoms:
-    """Per-image-size templates, built once per ``generate`` call."""
+    """Per-image-size templates, built once per ``generate`` call (CT/MR/PT ones when first used)."""
 
     def __init__(self, n: int):
         self.n = n
         ss = 4
-        u, v = _grid(n, ss)
+        u, v = _grid(min(n, _BASE), ss)
         body = _ell(u, v, 0, 0.15, 0.95, 1.05)
         img = np.where(body, 2300.0, 250.0)
         img = np.where(_ell(u, v, 0.14, 0.38, 0.30, 0.26), 2550.0, img)
@@ -150,19 +174,32 @@ class _Phantoms:
         lungs = _lungs(u, v)
         img = np.where(lungs, 1000.0, img)
         ribs = np.cos(2 * np.pi * (4.5 * v + 0.9 * u * u)) ** 2
-        self.chest = _down(img, ss)
-        self.ribs = _down(np.where(body, ribs * 230.0, 0.0), ss)
+        self.chest = _upsample(_down(img, ss), n)
+        self.ribs = _upsample(_down(np.where(body, ribs * 230.0, 0.0), ss), n)
+        del img, ribs, body, lungs
         uu, vv = _grid(n)
         self.px_u = (uu + 1) / 2 * n - 0.5  # pixel-unit coordinates
         self.px_v = (vv + 1) / 2 * n - 0.5
         inner = np.argwhere(_lungs(uu, vv, 0.7))
         self.lung_coords = inner if len(inner) else np.argwhere(_lungs(uu, vv))
-        self._ct = {part: (self._ct_hu(u, v, part, 0.92, ss), self._ct_hu(u, v, part, 1.0, ss))
-                    for part in ("CHEST", "ABDOMEN", "HEAD")}
-        self._mr = {(part, w): self._mr_img(u, v, part, w, ss)
-                    for part in ("HEAD", "KNEE") for w in ("T1", "T2")}
-        self._pt = {part: _down(np.where(_ell(u, v, 0, 0, 0.85, 0.65), 150.0, 0.0), ss)
-                    for part in ("CHEST", "ABDOMEN")}
+
+    @functools.cached_property
+    def _ct(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        u, v = _grid(self.n, 4)
+        return {part: (self._ct_hu(u, v, part, 0.92, 4), self._ct_hu(u, v, part, 1.0, 4))
+                for part in ("CHEST", "ABDOMEN", "HEAD")}
+
+    @functools.cached_property
+    def _mr(self) -> dict[tuple[str, str], np.ndarray]:
+        u, v = _grid(self.n, 4)
+        return {(part, w): self._mr_img(u, v, part, w, 4)
+                for part in ("HEAD", "KNEE") for w in ("T1", "T2")}
+
+    @functools.cached_property
+    def _pt(self) -> dict[str, np.ndarray]:
+        u, v = _grid(self.n, 4)
+        return {part: _down(np.where(_ell(u, v, 0, 0, 0.85, 0.65), 150.0, 0.0), 4)
+                for part in ("CHEST", "ABDOMEN")}
 
     @staticmethod
     def _ct_hu(u, v, part, s, ss) -> np.ndarray:
@@ -205,23 +242,28 @@ class _Phantoms:
         img = (self.chest + self.ribs * rng.uniform(0.6, 1.2)) * gain
         img += a * (self.px_u / n - 0.5) + b * (self.px_v / n - 0.5)
         for _ in range(int(rng.integers(0, 4))):  # vessel end-on spots (distractors)
-            img += self._spot(rng, rng.uniform(80, 220), rng.uniform(0.5, 1.0), hard=False)
+            self._add_spot(img, rng, rng.uniform(80, 220), rng.uniform(0.5, 1.0), hard=False)
         if finding:
             radius = max(0.9, rng.uniform(0.03, 0.08) * n)
-            img += self._spot(rng, rng.uniform(300, 950) * gain, radius, hard=True)
+            self._add_spot(img, rng, rng.uniform(300, 950) * gain, radius, hard=True)
         shift = n // 64
         img = np.roll(img, (int(rng.integers(-shift, shift + 1)),
                             int(rng.integers(-shift, shift + 1))), axis=(0, 1))
         img += rng.normal(0.0, rng.uniform(40, 90), img.shape)
         return img
 
-    def _spot(self, rng, amp, size, hard) -> np.ndarray:
+    def _add_spot(self, img, rng, amp, size, hard) -> None:
+        """Add a spot to ``img`` in place, within the window outside which it is below 1e-20."""
         r0, c0 = self.lung_coords[rng.integers(len(self.lung_coords))]
         r0, c0 = r0 + rng.uniform(-0.5, 0.5), c0 + rng.uniform(-0.5, 0.5)
-        d2 = (self.px_v - r0) ** 2 + (self.px_u - c0) ** 2
+        reach = size + 30.0 if hard else 10.0 * size
+        win = (slice(max(0, int(r0 - reach)), int(r0 + reach) + 2),
+               slice(max(0, int(c0 - reach)), int(c0 + reach) + 2))
+        d2 = (self.px_v[win] - r0) ** 2 + (self.px_u[win] - c0) ** 2
         if hard:  # soft-edged disc: nodule-like
-            return amp / (1.0 + np.exp((np.sqrt(d2) - size) / 0.6))
-        return amp * np.exp(-d2 / (2 * size * size))
+            img[win] += amp / (1.0 + np.exp(np.minimum((np.sqrt(d2) - size) / 0.6, 700.0)))
+        else:
+            img[win] += amp * np.exp(-d2 / (2 * size * size))
 
     def ct_slice(self, rng, part: str, t: float) -> np.ndarray:
         lo, hi = self._ct[part]
@@ -384,11 +426,13 @@ _MR_SEQS = {"T1": ("T1 SE", "SE", "12", "550"), "T2": ("T2 TSE", "SE", "95", "40
 class _Writer:
     """Turns planned studies into files; owns the RNG stream and the counters."""
 
-    def __init__(self, out_dir: Path, seed: int, n: int, progress):
-        self.out, self.n, self.progress = out_dir, n, progress
+    def __init__(self, out_dir: Path, seed: int, n: int, progress, syntax=ExplicitVRLittleEndian):
+        self.out, self.n, self.progress, self.syntax = out_dir, n, progress, syntax
+        self.nx = min(n, _BASE)  # CT, MR and PET slice size
         self.rng = np.random.default_rng(seed)
         self.uid = _Uids(seed)
-        self.ph = _Phantoms(n)
+        self.phx = _Phantoms(self.nx)
+        self.ph = self.phx if self.nx == n else _Phantoms(n)  # volumes use phx only
         self.files = self.series = self.studies = self.findings = 0
         self.counts: dict[str, int] = {}
         self.labels: list[tuple[str, str, str, int, str]] = []
@@ -416,7 +460,14 @@ class _Writer:
             if z is not None:
                 ds.ImagePositionPatient = [_ds(-fov / 2), _ds(-fov / 2), _ds(z)]
                 ds.SliceLocation = _ds(z)
-            ds["PixelData"].value = pixels
+            if self.syntax == ExplicitVRLittleEndian:
+                ds["PixelData"].value = pixels
+            else:
+                arr = np.frombuffer(pixels, "<u2").reshape(ds.Rows, ds.Columns)
+                ds.file_meta.TransferSyntaxUID = self.syntax
+                ds["PixelData"] = DataElement(0x7FE00010, "OB", encode_frame(
+                    arr, self.syntax, bits_stored=ds.BitsStored,
+                    photometric=ds.PhotometricInterpretation), is_undefined_length=True)
             dcmwrite(series_dir / f"{sop}.dcm", ds, enforce_file_format=True)
             sops.append(sop)
         self.series += 1
@@ -466,11 +517,11 @@ class _Writer:
         ds.PatientPosition = "HFS"
         ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
         ds.PositionReferenceIndicator = ""
-        ds.PixelSpacing = [_ds(fov / self.n)] * 2
+        ds.PixelSpacing = [_ds(fov / self.nx)] * 2
         return ds
 
     def _ct(self, ctx, part: str, study_dir: Path) -> None:
-        rng, n = self.rng, self.n
+        rng, n = self.rng, self.nx
         vendor, fov = _pick(rng, _VENDORS["CT"]), 230.0 if part == "HEAD" else 350.0
         contrast = part != "HEAD" and rng.random() < 0.6
         desc = f"CT {part} {'WITH' if contrast else 'WO'} CONTRAST"
@@ -489,11 +540,11 @@ class _Writer:
                            _later(ctx["time"], 3 + k), sdesc, n)
             slices = int(rng.integers(4, 9))
             z0 = float(rng.uniform(-250, 50))
-            self._emit(ds, study_dir, ((_to_u16(self.ph.ct_slice(rng, part, i / max(slices - 1, 1))),
+            self._emit(ds, study_dir, ((_to_u16(self.phx.ct_slice(rng, part, i / max(slices - 1, 1))),
                                         z0 - i * thick) for i in range(slices)), fov)
 
     def _mr(self, ctx, part: str, study_dir: Path) -> None:
-        rng, n = self.rng, self.n
+        rng, n = self.rng, self.nx
         vendor, fov = _pick(rng, _VENDORS["MR"]), 240.0 if part == "HEAD" else 160.0
         side = _pick(rng, ["L", "R"]) if part == "KNEE" else None
         region = "BRAIN" if part == "HEAD" else f"KNEE {'LEFT' if side == 'L' else 'RIGHT'}"
@@ -514,11 +565,11 @@ class _Writer:
             _finish_series(ds, "MR", vendor, ctx["site"], self.uid("series"), k + 1,
                            _later(ctx["time"], 5 * k), f"{sdesc} AX", n)
             slices = int(rng.integers(3, 6))
-            self._emit(ds, study_dir, ((_to_u16(self.ph.mr_slice(rng, part, weight, i / max(slices - 1, 1))),
+            self._emit(ds, study_dir, ((_to_u16(self.phx.mr_slice(rng, part, weight, i / max(slices - 1, 1))),
                                         z0 + i * thick) for i in range(slices)), fov)
 
     def _pt(self, ctx, part: str, study_dir: Path) -> None:
-        rng, n = self.rng, self.n
+        rng, n = self.rng, self.nx
         vendor, fov, thick = _pick(rng, _VENDORS["PT"]), 600.0, 3.0
         slope = float(rng.uniform(1.0, 4.0))
         lesions = [(n / 2 + rng.uniform(-0.25, 0.25) * n, n / 2 + rng.uniform(-0.3, 0.3) * n,
@@ -542,23 +593,27 @@ class _Writer:
         _finish_series(ds, "PT", vendor, ctx["site"], self.uid("series"), 1, ctx["time"],
                        "PET WB AC", n)
         slices, z0 = int(rng.integers(4, 7)), float(rng.uniform(-300, 0))
-        self._emit(ds, study_dir, ((_to_u16(self.ph.pt_slice(rng, part, lesions, i / max(slices - 1, 1))),
+        self._emit(ds, study_dir, ((_to_u16(self.phx.pt_slice(rng, part, lesions, i / max(slices - 1, 1))),
                                     z0 - i * thick) for i in range(slices)), fov)
 
 
 def generate(out_dir: Path, patients: int, seed: int = 0,
              progress: Callable[[int], None] | None = None,
-             image_size: int = 64) -> SynthSummary:
+             image_size: int = 64, transfer_syntax: str = "explicit") -> SynthSummary:
     """Write a deterministic synthetic corpus of ``patients`` patients into ``out_dir``.
 
     ``progress`` (if given) is called after every series with the cumulative
-    number of files written.  Returns a :class:`SynthSummary`.
+    number of files written. ``transfer_syntax`` is a name of :data:`.encode.SYNTAXES`;
+    every syntax is lossless, so the decoded pixels equal the explicit corpus's of the
+    same seed. Returns a :class:`SynthSummary`.
     """
     if patients < 0 or image_size < 8:
         raise ValueError("patients must be >= 0 and image_size >= 8")
+    syntax = syntax_uid(transfer_syntax)
+    check_encoder(syntax)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    w = _Writer(out_dir, seed, image_size, progress)
+    w = _Writer(out_dir, seed, image_size, progress, syntax)
     for idx in range(patients):
         w.patient(_plan_patient(w.rng, idx, seed))
     labels_csv = out_dir / "labels.csv"
