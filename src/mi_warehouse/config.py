@@ -19,6 +19,7 @@ CONFIG_FILE = "mi-warehouse.toml"
 AUTH_MODES = ("NONE", "NOSASL", "LDAP", "KERBEROS", "CUSTOM")
 BUCKETING_VERSIONS = (1, 2)
 ENGINE_SETTINGS = ("auto", "hive", "spark")  # the rows of engine/dialects.py, and auto
+MISSING_PATIENT_ID = ("reject", "surrogate")  # a file without PatientID: load_errors, or keyed by its study
 
 # (toml section, key) -> (attribute, environment variable, type)
 _SETTINGS = {
@@ -36,6 +37,7 @@ _SETTINGS = {
     ("deid", "key_file"): ("key_file", "MIW_KEY_FILE", str),
     ("deid", "options"): ("deid_options", "MIW_DEID_OPTIONS", lambda v: _names(v, ",")),  # a,b
     ("deid", "safe_private"): ("deid_safe_private", "MIW_DEID_SAFE_PRIVATE", lambda v: _names(v, ";")),  # a;b
+    ("loader", "missing_patient_id"): ("missing_patient_id", "MIW_MISSING_PATIENT_ID", str),
     ("server", "driver_memory"): ("driver_memory", "MIW_DRIVER_MEMORY", str),
     ("server", "start_timeout"): ("start_timeout", "MIW_START_TIMEOUT", int),
     ("lineage", "openlineage_url"): ("openlineage_url", "MIW_OPENLINEAGE_URL", str),
@@ -67,6 +69,7 @@ class Settings:
     deid_options: tuple[str, ...] = ("retain_uids", "retain_long_modified_dates", "retain_patient_characteristics",
                                      "clean_descriptors", "retain_safe_private")
     deid_safe_private: tuple[str, ...] = ()
+    missing_patient_id: str = "reject"  # or "surrogate" (README: Loading, files without PatientID)
     driver_memory: str = "2g"
     start_timeout: int = 240
     openlineage_url: str = ""  # emit OpenLineage events over HTTP (e.g. Marquez)
@@ -217,6 +220,9 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError(f"bucketing_version must be 1 or 2, got {s.bucketing_version}")
     if s.engine.lower() not in ENGINE_SETTINGS:
         raise ConfigError(f"engine {s.engine!r} is not one of {', '.join(ENGINE_SETTINGS)}")
+    if s.missing_patient_id not in MISSING_PATIENT_ID:
+        raise ConfigError(f"[loader] missing_patient_id {s.missing_patient_id!r} is not one of "
+                          f"{', '.join(MISSING_PATIENT_ID)}")
     if s.buckets < 1:
         raise ConfigError(f"buckets must be at least 1, got {s.buckets}")
     for name in ("database", "phi_database"):

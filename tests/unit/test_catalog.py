@@ -8,13 +8,17 @@ from pydicom.datadict import tag_for_keyword
 
 from mi_warehouse.serde import catalog as cat
 
-V0001 = Path(__file__).resolve().parents[2] / "sql" / "migrations" / "V0001__create_core_tables.sql"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "sql" / "migrations"
+V0001 = MIGRATIONS / "V0001__create_core_tables.sql"
 
 
 def test_migration_declares_exactly_the_catalog_columns():
     text = V0001.read_text()
     ddl = text[text.index(".dicom_metadata ("):text.index("COMMENT 'DICOM headers")]
     cols = re.findall(r"^\s*`(\w+)` ([A-Z<>]+)", ddl, re.M)
+    for later in sorted(MIGRATIONS.glob("V*.sql"))[1:]:  # ADD COLUMNS appends, in migration order
+        for body in re.findall(r"\.dicom_metadata ADD COLUMNS \((.*?)\n\);", later.read_text(), re.S):
+            cols += re.findall(r"^\s*`(\w+)` ([A-Z<>]+)", body, re.M)
     assert cols == cat.ddl_columns()
     parts = re.search(r"PARTITIONED BY \((.*?)\)\n", text).group(1)
     assert re.findall(r"`(\w+)` (\w+)", parts) == [(c.name, c.hive_type) for c in cat.PARTITIONS]

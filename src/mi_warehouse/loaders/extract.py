@@ -1,8 +1,15 @@
 """One file in, one row or one classified failure out. Never reads pixel data.
 
 DICOM is recognised by content: a Part 10 file has 'DICM' after its 128-byte preamble; a file
-without preamble is accepted when it starts with a plausible group 0002 or 0008 element. A
-DICOMDIR is indexed as such (class `dicomdir`), never loaded as an image.
+without preamble or file meta (read as pydicom reads it with `force`) is accepted when it starts
+with a plausible group 0002 or 0008 element, little or big endian, within RAW_SLACK bytes. A
+DICOMDIR is indexed as such (class `dicomdir`), never loaded as an image. A zip or gzip file that
+reaches this module is one the walk could not open (sources.py): `corrupt`, or `empty` if it holds
+no file.
+
+A file without PatientID is rejected (`missing_patient_id`), or with `[loader] missing_patient_id =
+"surrogate"` keyed by its StudyInstanceUID (keyed pseudonym `surrogate-study`, date shift of the
+study), with `patient_key_source = 'study'` and a warning row of that class.
 
 Failure classes: empty, not_dicom, truncated, corrupt, dicomdir, missing_uid, missing_patient_id,
 unreadable. Values that do not parse as their VR (invalid DA/DS/IS/AS) do not fail the file: the
@@ -24,6 +31,7 @@ from typing import Any, BinaryIO
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from ..serde import archives
 from ..serde import catalog as cat
 from ..serde.dicom_json import model_from_elements, to_json
 from ..serde.raw_elements import elements, encoding
@@ -32,9 +40,13 @@ from .deid.policy import AGE_CAP_YEARS
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 PATIENT_ID, PATIENT_NAME, PATIENT_AGE, BIRTH_DATE = 0x00100020, 0x00100010, 0x00101010, 0x00100030
+SOP_INSTANCE_UID, STUDY_UID = 0x00080018, 0x0020000D
 STUDY_DATE = 0x00080020
 ACCESSION, INSTITUTION, MODALITY = 0x00080050, 0x00080080, 0x00080060
 IMAGE_REF_SCHEME = "mi-image:"
+# dicom_metadata.patient_key_source: what patient_key stands for
+KEY_FROM_PATIENT_ID, KEY_FROM_STUDY = "patient_id", "study"
+SURROGATE_KIND = "surrogate-study"  # the keyed kind of a surrogate patient key
 
 
 def image_ref(sop_instance_uid: str) -> str:
@@ -49,7 +61,7 @@ class Outcome:
     row: dict[str, Any] | None = None  # with the partition columns
     error_class: str | None = None
     message: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # messages (invalid_value), or (class, message)
     phi: tuple | None = None  # (patient_key, patient_id, patient_name, shift_days) when asked
 
 
@@ -59,22 +71,56 @@ class Rejected(Exception):
         self.error_class = error_class
 
 
+RAW_SLACK = 4  # stray bytes tolerated before the first element of a file without preamble
+
+
 def sniff(head: bytes) -> str:
     """'part10', 'raw' (no preamble), 'empty' or 'not_dicom', from the first 132 bytes."""
     if not head:
         return "empty"
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "part10"
-    if len(head) >= 8:
-        group, elem = struct.unpack("<HH", head[:4])
-        vr = head[4:6]
-        if group in (0x0002, 0x0008) and elem < 0x2000:
-            if vr.isalpha() and vr.isupper():
-                return "raw"  # explicit VR little endian
-            (length,) = struct.unpack("<I", head[4:8])
-            if length < 0x10000:
-                return "raw"  # implicit VR little endian
-    return "not_dicom"
+    return "raw" if raw_start(head) is not None else "not_dicom"
+
+
+def raw_start(head: bytes) -> int | None:
+    """Where the first element of a file without preamble and file meta starts: a plausible group
+    0002 or 0008 element, in explicit or implicit VR little endian or explicit VR big endian, at
+    most RAW_SLACK bytes in (pydicom's own no_meta.dcm starts with a stray byte); None if nowhere."""
+    for at in range(min(RAW_SLACK, max(len(head) - 7, 0))):
+        h = head[at:at + 8]
+        vr = h[4:6]
+        explicit = vr.isalpha() and vr.isupper()
+        for endian in "<>":
+            group, elem = struct.unpack(endian + "HH", h[:4])
+            if group not in (0x0002, 0x0008) or elem >= 0x2000:
+                continue
+            if explicit:
+                return at
+            (length,) = struct.unpack(endian + "I", h[4:8])
+            if endian == "<" and length < 0x10000:
+                return at  # implicit VR little endian (implicit big endian does not exist)
+    return None
+
+
+class _Shifted:
+    """A file object seen from `start` on: what pydicom reads of a file with stray leading bytes."""
+
+    def __init__(self, fp: BinaryIO, start: int):
+        self._fp, self._start = fp, start
+        fp.seek(start)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._fp.read(n)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fp.seek(offset + (self._start if whence == 0 else 0), whence) - self._start
+
+    def tell(self) -> int:
+        return self._fp.tell() - self._start
+
+    def close(self) -> None:
+        self._fp.close()
 
 
 def _one_line(e: BaseException) -> str:
@@ -96,27 +142,74 @@ def read_header(fp: BinaryIO, kind: str):
 
 
 def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id: str,
-            bulk_limit: int = 1024, keep_phi: bool = False) -> Outcome:
+            bulk_limit: int = 1024, keep_phi: bool = False, missing_patient_id: str = "reject") -> Outcome:
     out = Outcome(uri, size)
     try:
+        if archives.split_member(uri) is not None:
+            size = out.size = _member_size(fp)
         head = fp.read(132)
         kind = sniff(head)
+        if kind == "not_dicom" and archives.is_archive(uri):
+            raise _unopened_archive(fp, uri)
         if kind in ("empty", "not_dicom"):
             raise Rejected(kind, "empty file" if kind == "empty" else "not a DICOM file (no DICM marker, "
                            "no DICOM element at the start)")
         fp.seek(0)
+        start, body = (raw_start(head) or 0) if kind == "raw" else 0, size
+        if start:
+            fp, body = _Shifted(fp, start), size - start
+            out.warnings.append(f"{start} stray byte(s) before the first element: read from byte {start}")
         ds = read_header(fp, kind)
         meta = getattr(ds, "file_meta", None)
         if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
             n = len(ds.get("DirectoryRecordSequence", []) or [])
             raise Rejected("dicomdir", f"DICOMDIR index with {n} directory records (not an image)")
-        _check_complete(ds, fp, size)
-        out.row = _row(ds, meta, uri, size, deid, run_id, bulk_limit, out, keep_phi)
+        _check_complete(ds, fp, body)
+        out.row = _row(ds, meta, uri, size, deid, run_id, bulk_limit, out, keep_phi, missing_patient_id)
     except Rejected as e:
         out.row, out.error_class, out.message = None, e.error_class, str(e)
     except Exception as e:  # a file must never crash the load: classify and go on
         out.row, out.error_class, out.message = None, "corrupt", f"{type(e).__name__}: {_one_line(e)}"
+    if out.message:
+        out.message = _without_names(out.message, uri)
     return out
+
+
+def _without_names(message: str, uri: str) -> str:
+    """The message without the file's path or member name (zipfile and gzip quote them; paths often
+    hold PatientIDs and dates, and the message lands in the core database)."""
+    names = [uri, uri[7:] if uri.startswith("file://") else None]
+    member = archives.split_member(uri)
+    if member:
+        names += [member[0], member[0][7:] if member[0].startswith("file://") else None, member[1]]
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        message = message.replace(name, "<file>")
+    return message
+
+
+def _member_size(fp: BinaryIO) -> int:
+    """An archive member's real size, decompressing it once: a listed size can lie (a cut gzip file's
+    trailer is whatever bytes it ends with), and only the whole stream shows a cut or a bad CRC."""
+    n = 0
+    try:
+        while chunk := fp.read(1 << 20):
+            n += len(chunk)
+    except EOFError as e:
+        raise Rejected("truncated", f"compressed member ends early: {_one_line(e)}") from None
+    except Exception as e:  # zlib.error, BadZipFile (CRC), BadGzipFile
+        raise Rejected("corrupt", f"compressed member unreadable: {type(e).__name__}: {_one_line(e)}") from None
+    fp.seek(0)
+    return n
+
+
+def _unopened_archive(fp: BinaryIO, uri: str) -> Rejected:
+    """An archive the walk could not list (or that holds no file): why, from its own bytes."""
+    fp.seek(0)
+    try:
+        archives.list_members(fp, uri)
+    except archives.ArchiveError as e:
+        return Rejected("corrupt", str(e))
+    return Rejected("empty", "archive without any file in it")
 
 
 def _check_complete(ds, fp: BinaryIO, size: int) -> None:
@@ -143,8 +236,6 @@ def _check_complete(ds, fp: BinaryIO, size: int) -> None:
                 length, start = 0xFFFFFFFF, pos
             if length != 0xFFFFFFFF and start + length > size:
                 raise Rejected("truncated", f"pixel data cut: {size - start} of {length} bytes present")
-    elif "SOPInstanceUID" not in ds and "PixelData" not in ds:
-        raise Rejected("truncated", f"file ends after {size} bytes, before the SOP Instance UID")
 
 
 def _convert(value, col: cat.Column, out: Outcome):
@@ -169,13 +260,26 @@ def _date_or_none(value) -> dt.date | None:
 
 
 def _row(ds, meta, uri, size, deid: Deidentifier | None, run_id, bulk_limit, out: Outcome,
-         keep_phi: bool = False) -> dict[str, Any]:
+         keep_phi: bool = False, missing_patient_id: str = "reject") -> dict[str, Any]:
     enc = encoding(ds)
     top = list(elements(ds, enc))
     raw = values = {tag: value for tag, _, value in top}
+    if not cat.to_str(raw.get(SOP_INSTANCE_UID)):
+        raise Rejected("missing_uid", "no SOPInstanceUID (0008,0018)")
+    patient_id = cat.to_str(raw.get(PATIENT_ID))
+    study_uid = cat.to_str(raw.get(STUDY_UID))
+    if not patient_id:
+        if missing_patient_id != "surrogate":
+            raise Rejected("missing_patient_id", "no PatientID (0010,0020): cannot key or split by patient "
+                           "(set [loader] missing_patient_id = \"surrogate\" to key it by its study)")
+        if not study_uid:
+            raise Rejected("missing_patient_id", "no PatientID (0010,0020) and no StudyInstanceUID (0020,000D) "
+                           "to key a surrogate patient by")
+        out.warnings.append(("missing_patient_id", "no PatientID (0010,0020): keyed by a surrogate patient "
+                             f"from StudyInstanceUID (patient_key_source = '{KEY_FROM_STUDY}')"))
     subject = None
-    if deid is not None and cat.to_str(raw.get(PATIENT_ID)):
-        subject = deid.subject(raw)
+    if deid is not None:
+        subject = deid.subject(raw) if patient_id else _surrogate_subject(deid, raw, study_uid)
         top = deid.apply(top, subject, enc, markers=False)
         out.warnings += subject.warnings
         values = {tag: value for tag, _, value in top}
@@ -185,9 +289,7 @@ def _row(ds, meta, uri, size, deid: Deidentifier | None, run_id, bulk_limit, out
     row["transfer_syntax_uid"] = cat.to_str(meta.get("TransferSyntaxUID")) if meta is not None else None
     if not row["sop_instance_uid"]:
         raise Rejected("missing_uid", "no SOPInstanceUID (0008,0018)")
-    patient_id = cat.to_str(raw.get(PATIENT_ID))
-    if not patient_id:
-        raise Rejected("missing_patient_id", "no PatientID (0010,0020): cannot key or split by patient")
+    row["patient_key_source"] = KEY_FROM_PATIENT_ID if patient_id else KEY_FROM_STUDY
     row["patient_age_years"] = _age(raw, values, deid, out)
 
     accession = cat.to_str(raw.get(ACCESSION))
@@ -200,7 +302,8 @@ def _row(ds, meta, uri, size, deid: Deidentifier | None, run_id, bulk_limit, out
             out.phi = (subject.patient_key, patient_id, cat.to_person_name(raw.get(PATIENT_NAME)),
                        subject.shift_days)
     else:
-        row["patient_key"], row["accession_key"], row["institution_key"] = patient_id, accession, institution
+        row["patient_key"] = patient_id or SURROGATE_KIND + ":" + study_uid  # never a real PatientID's form
+        row["accession_key"], row["institution_key"] = accession, institution
     # Paths often hold PHI (/<PatientID>/<StudyDate>/...): when de-identifying, the table keeps a
     # path-free reference; the real location goes only to <phi_db>.image_locations.
     row["image_uri"] = uri if deid is None else image_ref(row["sop_instance_uid"])
@@ -215,6 +318,16 @@ def _row(ds, meta, uri, size, deid: Deidentifier | None, run_id, bulk_limit, out
     modality = cat.to_str(values.get(MODALITY))
     row["modality"] = _partition_text(modality) if modality else cat.UNKNOWN_MODALITY
     return row
+
+
+def _surrogate_subject(deid: Deidentifier, raw: dict, study_uid: str):
+    """The patient of a file without PatientID: keyed, and its dates shifted, by its study (the
+    same for every file of the study, and never the key or shift of any real PatientID)."""
+    subject = deid.subject(raw)
+    subject.patient_key = deid.pseudonym(SURROGATE_KIND, study_uid)
+    subject.shift_days = deid.keys.date_shift_days(study_uid, issuer=SURROGATE_KIND)
+    subject.shift = dt.timedelta(days=subject.shift_days)
+    return subject
 
 
 def _age(raw: dict, values: dict, deid: Deidentifier | None, out: Outcome) -> int | None:

@@ -81,7 +81,7 @@ _W: dict = {}
 
 
 def _init_worker(key_file: str | None, run_id: str, bulk_limit: int, keep_phi: bool,
-                 policy: DeidPolicy | None = None) -> None:
+                 policy: DeidPolicy | None = None, missing_patient_id: str = "reject") -> None:
     """Set up a worker. The key reaches it as the path of its 0600 key file (on Spark executors, the
     copy Spark shipped with `addFile`), never as bytes inside pickled arguments or closures."""
     warnings.simplefilter("ignore")  # pydicom's own warnings: our outcome carries what matters
@@ -90,13 +90,14 @@ def _init_worker(key_file: str | None, run_id: str, bulk_limit: int, keep_phi: b
     logging.getLogger("pydicom").setLevel(logging.ERROR)
     key = load_key(_local_key_file(key_file), create=False) if key_file else None
     _W.update(deid=Deidentifier(key, policy) if key is not None else None, run_id=run_id,
-              bulk_limit=bulk_limit, keep_phi=keep_phi)
+              bulk_limit=bulk_limit, keep_phi=keep_phi, missing_patient_id=missing_patient_id)
 
 
 def _work(f: SourceFile) -> Outcome:
     try:
         with open_source(f.uri) as fp:
-            return extract(f.uri, fp, f.size, _W["deid"], _W["run_id"], _W["bulk_limit"], _W["keep_phi"])
+            return extract(f.uri, fp, f.size, _W["deid"], _W["run_id"], _W["bulk_limit"], _W["keep_phi"],
+                           _W["missing_patient_id"])
     except OSError as e:
         return Outcome(f.uri, f.size, error_class="unreadable", message=f"{type(e).__name__}: {e}")
 
@@ -282,7 +283,8 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
 
     last_report = 0.0
     key_file = str(Path(settings.key_file).expanduser()) if key is not None else None
-    init_args = (key_file, run_id, options.bulk_limit, options.keep_phi_map, deid.policy if deid else None)
+    init_args = (key_file, run_id, options.bulk_limit, options.keep_phi_map, deid.policy if deid else None,
+                 settings.missing_patient_id)
     outcomes = _spark_outcomes(pending(), init_args, options.spark_master) if options.engine == "spark" \
         else _outcomes(pending(), workers, init_args)
     for f, o in outcomes:
@@ -300,8 +302,8 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
                 locations.append((sop, f.uri, f.size, run_id))
                 summary.loaded += 1
                 ledger_rows.append((f.uri, f.size, f.mtime_ns, sop, "loaded", run_id))
-                for w in o.warnings:
-                    error_row(f, "invalid_value", w, severity="warning")
+                for w in o.warnings:  # a message (invalid_value), or (class, message)
+                    error_row(f, *(w if isinstance(w, tuple) else ("invalid_value", w)), severity="warning")
                     summary.warnings += 1
                 if o.phi:
                     phi_rows[o.phi[0]] = o.phi

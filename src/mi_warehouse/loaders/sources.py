@@ -2,6 +2,11 @@
 
 Any layout is walked recursively, in a stable (sorted) order; hidden files and directories
 (names starting with '.') are skipped. Files are recognised as DICOM later, by content.
+
+A zip or gzip file (by its name: .zip, .gz, .gzip) stands for its members, each a SourceFile named
+`<archive URI>!<member>` (serde/archives.py) with the member's size and the archive's mtime: a
+changed archive has its members looked at again. An archive that cannot be listed, or lists no
+member, is yielded itself, so the load accounts for it with one error row naming it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Iterator
 from urllib.parse import urlparse
 
 from ..errors import MiWarehouseError
+from ..serde import archives
 
 
 class SourceNotFound(MiWarehouseError):
@@ -29,10 +35,22 @@ class SourceFile:
 def iter_files(sources: list[str]) -> Iterator[SourceFile]:
     for src in sources:
         scheme = urlparse(src).scheme
-        if scheme in ("", "file"):
-            yield from _local(src[7:] if src.startswith("file://") else src)
-        else:
-            yield from _remote(src)
+        found = _local(src[7:] if src.startswith("file://") else src) if scheme in ("", "file") else _remote(src)
+        for f in found:
+            yield from (_members(f) if archives.is_archive(f.uri) else (f,))
+
+
+def _members(f: SourceFile) -> Iterator[SourceFile]:
+    """The members of an archive; the archive itself when it cannot be listed or holds none."""
+    try:
+        with _open_plain(f.uri) as fp:
+            members = archives.list_members(fp, f.uri)
+    except OSError:  # ArchiveError included: extract classifies the archive (corrupt, empty)
+        members = []
+    if not members:
+        yield f
+    for name, size in members:
+        yield SourceFile(archives.member_uri(f.uri, name), size, f.mtime_ns)
 
 
 def _local(src: str) -> Iterator[SourceFile]:
@@ -84,7 +102,15 @@ def _remote(uri: str) -> Iterator[SourceFile]:
 
 
 def open_source(uri: str):
-    """A binary file object for a SourceFile's URI (used in worker processes)."""
+    """A binary file object for a SourceFile's URI (used in worker processes); for an archive
+    member, the member's bytes, decompressed as they are read."""
+    member = archives.split_member(uri)
+    if member is None:
+        return _open_plain(uri)
+    return archives.open_member(_open_plain(member[0]), *member)
+
+
+def _open_plain(uri: str):
     if uri.startswith("file://"):
         return open(uri[7:], "rb")
     import pyarrow.fs as pafs

@@ -182,6 +182,9 @@ COLUMNS: tuple[Column, ...] = (
     _c("file_size", "BIGINT", B, doc="bytes"),
     _c("header_json", "STRING", S, doc="whole header, DICOM JSON model (PS3.18 F.2), de-identified"),
     _c("load_run_id", "STRING", S, doc="the load run that wrote the row"),
+    # added by V0005 (Hive ADD COLUMNS appends): NULL in files written before, which all had a PatientID
+    _c("patient_key_source", "STRING", S, doc="what patient_key is keyed by: 'patient_id', or 'study' (no "
+       "PatientID: a surrogate patient per StudyInstanceUID; exclude or keep in splits)"),
 )
 
 PARTITIONS: tuple[Column, ...] = (

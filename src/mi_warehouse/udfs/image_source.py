@@ -3,6 +3,8 @@
 ``file:///abs/path`` and plain paths are read from the local file system; any other scheme
 (``hdfs://``, ``s3://``, ``gs://``...) goes through :func:`pyarrow.fs.FileSystem.from_uri`, so it
 works wherever pyarrow has that file system configured (on Hadoop workers: libhdfs + CLASSPATH).
+A member of a zip or gzip file, ``<archive URI>!<member>`` as the loader names it
+(serde/archives.py), is read from its archive, wherever that lives.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import functools
 import re
 from urllib.parse import unquote, urlsplit
 
+from ..serde import archives
 from .errors import ImageError
 
 __all__ = ["read_uri", "local_path"]
@@ -38,6 +41,9 @@ def read_uri(uri: str, max_bytes: int = 2 << 30) -> bytes:
     """
     if not uri:
         raise ImageError("empty image_uri")
+    member = archives.split_member(uri)
+    if member is not None:
+        return _read_member(*member, max_bytes)
     path = local_path(uri)
     try:
         if path is not None:
@@ -58,6 +64,32 @@ def read_uri(uri: str, max_bytes: int = 2 << 30) -> bytes:
     except Exception as exc:  # pyarrow raises its own error types
         raise ImageError(f"cannot read the image file: {type(exc).__name__}: {_without(str(exc), uri, path)}") \
             from None
+    if len(data) > max_bytes:
+        raise ImageError(f"image larger than {max_bytes} bytes")
+    return data
+
+
+def _read_member(archive_uri: str, name: str, max_bytes: int) -> bytes:
+    """A member's bytes, through the same archive reader the loader walked it with."""
+    path = local_path(archive_uri)
+    try:
+        if path is not None:
+            fh = open(path, "rb")
+        else:
+            fs, inner = _filesystem(archive_uri)
+            fh = fs.open_input_file(inner)  # zip needs random access
+        with archives.open_member(fh, archive_uri, name) as m:
+            data = m.read(max_bytes + 1)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError("image archive not found (see <phi_db>.image_locations)") from None
+    except archives.ArchiveError as exc:
+        raise ImageError(f"cannot read the image from its archive: {_without(str(exc), archive_uri, path, name)}") \
+            from None
+    except Exception as exc:  # corrupt compressed data: zlib.error, BadZipFile (CRC), EOFError...
+        raise ImageError("cannot read the image from its archive: "
+                         f"{type(exc).__name__}: {_without(str(exc), archive_uri, path, name)}") from None
     if len(data) > max_bytes:
         raise ImageError(f"image larger than {max_bytes} bytes")
     return data
