@@ -149,3 +149,11 @@ def test_no_sop_instance_uid_is_missing_uid_not_truncated(tmp_path):
     p.write_bytes(buf.getvalue())
     [f] = iter_files([str(p)])
     assert _outcome(f).error_class == "missing_uid"
+
+
+def test_a_file_cut_in_its_file_meta_is_still_truncated(tmp_path):
+    p = tmp_path / "cut.dcm"
+    raw = open(CT, "rb").read()
+    p.write_bytes(raw[: raw.index(b"\x08\x00\x05\x00")])  # up to (0008,0005), the first data element
+    [f] = iter_files([str(p)])
+    assert _outcome(f).error_class == "truncated"

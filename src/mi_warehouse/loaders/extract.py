@@ -236,6 +236,9 @@ def _check_complete(ds, fp: BinaryIO, size: int) -> None:
                 length, start = 0xFFFFFFFF, pos
             if length != 0xFFFFFFFF and start + length > size:
                 raise Rejected("truncated", f"pixel data cut: {size - start} of {length} bytes present")
+    elif not len(ds._dict):  # cut in or right after the file meta (a file without SOPInstanceUID
+        # but with other elements is `missing_uid`: its end cannot be told from a cut)
+        raise Rejected("truncated", f"file ends after {size} bytes, before the first data element")
 
 
 def _convert(value, col: cat.Column, out: Outcome):
