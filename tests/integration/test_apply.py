@@ -28,8 +28,10 @@ def test_fresh_apply_then_reapply_is_a_no_op(session, cli, env_for):
     db = session.settings.database
     m = Migrator(session, session.settings)
     done = m.apply()
-    assert [i.script.name for i in done] == ["V0001__create_core_tables.sql", "V0002__restrict_phi_database.sql",
-                                            "V0003__run_results.sql", "V0004__deid_key_fingerprint_and_file_refs.sql"]
+    shipped = sorted(p.name for p in (REPO / "sql" / "migrations").glob("V*.sql"))
+    assert [i.script.name for i in done] == shipped
+    assert shipped[:4] == ["V0001__create_core_tables.sql", "V0002__restrict_phi_database.sql",
+                           "V0003__run_results.sql", "V0004__deid_key_fingerprint_and_file_refs.sql"]
     assert tables(session, db) == CORE_TABLES
     assert "patient_map" in tables(session, session.settings.phi_database)
     ddl = session.execute(f"SHOW CREATE TABLE {db}.dicom_metadata").scalar()
@@ -37,7 +39,7 @@ def test_fresh_apply_then_reapply_is_a_no_op(session, cli, env_for):
     assert "CLUSTERED BY (patient_key)" in ddl and "SORTED BY (patient_key, study_uid)" in ddl
     assert "'bucketing_version' = '1'" in ddl
     rows = history(session, db)
-    assert [r[1] for r in rows] == ["started", "succeeded"] * 4
+    assert [r[1] for r in rows] == ["started", "succeeded"] * len(shipped)
     assert Migrator(session, session.settings).apply() == []
     assert history(session, db) == rows
     assert {i.state for i in Migrator(session, session.settings).plan()} == {"applied"}
