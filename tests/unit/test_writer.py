@@ -83,3 +83,22 @@ def test_stale_hidden_temporaries_are_removed(tmp_path):
     stale.write_bytes(b"half a file")
     write(tmp_path, "t", [row(2, 1, 1)], 10**9)
     assert not stale.exists()
+
+
+def test_only_buckets_a_killed_run_left_pending_are_checked(tmp_path):
+    from mi_warehouse.loaders.ledger import Ledger
+
+    first = [row(i, i % 5, 1) for i in range(40)]
+    write(tmp_path, "t", first, 10**9)
+    ledger = Ledger((tmp_path / "phi").as_uri())
+    assert ledger.pending_buckets() == set()
+    w = BucketedWriter((tmp_path / "t").as_uri(), tmp_path / "s", 4, 1)
+    w.stage([full(r) for r in first[:10]])  # a re-run of rows already committed
+    ledger.mark_pending("run-killed", w.touched())
+    assert ledger.pending_buckets() == set(w.touched())
+    assert w.commit(check_buckets=ledger.pending_buckets()).rows_already_present == 10  # found, not doubled
+    w2 = BucketedWriter((tmp_path / "t").as_uri(), tmp_path / "s2", 4, 1)
+    w2.stage([full(r) for r in first[:10]])
+    assert w2.commit(check_buckets=set()).rows_added == 10  # unchecked buckets read nothing of what is there
+    ledger.clear_pending("run-killed")
+    assert ledger.pending_buckets() == set()

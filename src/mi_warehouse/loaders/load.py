@@ -324,7 +324,9 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
 
     log(f"committing {writer.staged_rows} rows")
     recover_partitions(session, table, writer.touched_partitions())  # a compaction killed midway
-    result = writer.commit()
+    suspect = ledger.pending_buckets()  # buckets a killed run may have written: check those only
+    ledger.mark_pending(run_id, writer.touched())
+    result = writer.commit(check_buckets=suspect)
     summary.partitions = len(result.partitions)
     if result.partitions:
         metastore.add_partitions(session, table.name, table.location, result.partitions)
@@ -348,6 +350,7 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
         "deid_method": deid.policy.summary() if deid is not None else None,
     }], run_id)
     ledger.write(run_id, ledger_rows)
+    ledger.clear_pending(run_id)
     writer.discard_staging()
     if progress:
         progress(summary)

@@ -10,8 +10,10 @@ as Hive names its own appended bucket files, `000003_0_copy_1`, `000003_0_copy_2
 adds; `mi-warehouse compact` merges a partition's files back to one per bucket.
 
 A row whose SOPInstanceUID is already in one of the bucket's files is the left-over of a run that
-was killed after this commit and before its ledger was written: it is not added twice (only the
-SOPInstanceUID column of the existing files is read for that).
+was killed after this commit and before its ledger was written: it is not added twice. Only the
+buckets such a run may have written are checked (the load marks them pending before it commits,
+see ledger.py), by reading the SOPInstanceUID column of their existing files; every other append
+reads nothing of what is there.
 """
 
 from __future__ import annotations
@@ -104,7 +106,13 @@ class BucketedWriter:
     def touched_partitions(self) -> list[PartitionKey]:
         return sorted({key for key, _ in self._touched})
 
-    def commit(self) -> CommitResult:
+    def touched(self) -> list[tuple[PartitionKey, int]]:
+        return sorted(self._touched)
+
+    def commit(self, check_buckets: set | None = None) -> CommitResult:
+        """Write the staged rows. `check_buckets`: the (partition, bucket) pairs that may hold
+        left-overs of a killed run, whose existing SOPInstanceUIDs are read to skip rows already
+        there; None checks every touched bucket."""
         added = present = files = 0
         partitions: set[PartitionKey] = set()
         by_partition: dict[PartitionKey, list[int]] = {}
@@ -118,7 +126,7 @@ class BucketedWriter:
             for bucket in sorted(by_partition[key]):
                 new = staged.filter(pc.equal(staged[BUCKET], bucket)).select(self.schema.names)
                 olds = existing.get(bucket, [])
-                if olds:
+                if olds and (check_buckets is None or (key, bucket) in check_buckets):
                     seen = pa.concat_arrays([_sop_column(self.fs, join(directory, n)) for n in olds])
                     before = new.num_rows
                     new = new.filter(pc.invert(pc.is_in(new["sop_instance_uid"], value_set=seen)))
