@@ -134,13 +134,9 @@ def _switch_back(session, table, fs, key, pdir: str, cdir: str, on_step: Step = 
             on_step("merged file copied")
             fs.move(tmp, join(pdir, info.base_name))
             on_step("merged file renamed")
-    metastore.set_partition_location(session, table.name, key, _uri(table.location, partition_dir(key)))
+    metastore.set_partition_location(session, table.name, key, join(table.location, partition_dir(key)))
     on_step("switched back")
     fs.delete_dir(cdir)
-
-
-def _uri(table_location: str, *parts: str) -> str:
-    return "/".join([table_location.rstrip("/"), *parts])
 
 
 def _merged(fs, pdir: str, names: list[str], schema: pa.Schema) -> tuple[pa.Table, int]:
@@ -181,7 +177,7 @@ def compact_partition(session: Session, table: metastore.TableInfo, fs, key: Par
         summary.files_after += 1
         on_step("merged file written")
     metastore.set_partition_location(session, table.name, key,  # step 2: the switch
-                                     _uri(table.location, partition_dir(key), compact_id))
+                                     join(table.location, partition_dir(key), compact_id))
     on_step("switched")
     _switch_back(session, table, fs, key, pdir, cdir, on_step)  # steps 3 and 4
     return True

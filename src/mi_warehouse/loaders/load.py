@@ -363,6 +363,4 @@ def _database_location(table: metastore.TableInfo) -> str:
 
 def _append(session: Session, table: metastore.TableInfo, spec: tables.TableSpec, rows: list, run_id: str) -> None:
     """One Parquet file per run and table (named after the run: a re-run replaces, never doubles)."""
-    if rows:
-        table_rows.write_file(table.location, spec, rows, f"{run_id}.parquet")
-        metastore.refresh(session, table.name)
+    table_rows.append_to(session, table, spec, rows, f"{run_id}.parquet")

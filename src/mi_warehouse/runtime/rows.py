@@ -34,9 +34,14 @@ def append_file(session: Session, settings, spec: TableSpec, rows: Iterable[Row]
     rows = list(rows)
     if not rows:
         return 0
-    table = metastore.describe(session, spec.qualified(settings))
-    write_file(table.location, spec, rows, file_name)
-    metastore.refresh(session, table.name)
+    return append_to(session, metastore.describe(session, spec.qualified(settings)), spec, rows, file_name)
+
+
+def append_to(session: Session, table: metastore.TableInfo, spec: TableSpec, rows: list, file_name: str) -> int:
+    """`append_file` for a table already described; returns the number of rows (none: no file)."""
+    if rows:
+        write_file(table.location, spec, rows, file_name)
+        metastore.refresh(session, table.name)
     return len(rows)
 
 
