@@ -115,7 +115,9 @@ def test_identifier_patterns(tmp_path):
         message=["call +1 555 204 7781 or (555) 204-7781, write e.vander@mail.example, chart 40817263"],
         sizes=[12], note=["series 1.2.840.10008.5.1.4 of 512 x 512, 2048 slices; run 20260101T101500-ab12cd34; "
                           "ContentDate (00080023): not a valid DA; key 3f1234567c0d1e2f3a4b5c6d7e8f9a0b; "
-                          "part-00000-08134076-c51d-43bc-b23b-4eb91afe7a60-c000.snappy.parquet"])
+                          "part-00000-08134076-c51d-43bc-b23b-4eb91afe7a60-c000.snappy.parquet; "
+                          # a UUID whose middle groups read like a phone number (a CI run found this one)
+                          "part-00000-a7b67235-1755-4428-9679-f8e8ece9a340-c000.snappy.parquet"])
     got = {(f.column, f.kind): f.count for f in findings(tmp_path)}
     assert got == {("message", "phone pattern"): 2, ("message", "e-mail pattern"): 1,
                    ("message", "digit-run pattern (MRN-like)"): 1}

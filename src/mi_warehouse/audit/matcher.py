@@ -91,8 +91,9 @@ class Matcher:
     def _patterns(self, text: str, found: Counter, numbers: frozenset[str]) -> None:
         for _ in EMAIL_RE.finditer(text):
             found["e-mail pattern"] += 1
-        for _ in PHONE_RE.finditer(text):
-            found["phone pattern"] += 1
+        for m in PHONE_RE.finditer(text):
+            if not _in_hex_token(text, m.start(), m.end()):
+                found["phone pattern"] += 1
         for m in DIGITS_RE.finditer(text):
             run = m.group()
             if run in numbers or run in self.ids.words or _is_date(run) or _is_tag(run) \
