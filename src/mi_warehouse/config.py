@@ -37,6 +37,7 @@ _SETTINGS = {
     ("deid", "key_file"): ("key_file", "MIW_KEY_FILE", str),
     ("deid", "options"): ("deid_options", "MIW_DEID_OPTIONS", lambda v: _names(v, ",")),  # a,b
     ("deid", "safe_private"): ("deid_safe_private", "MIW_DEID_SAFE_PRIVATE", lambda v: _names(v, ";")),  # a;b
+    ("loader", "strictness"): ("strictness", "MIW_STRICTNESS", str),
     ("loader", "missing_patient_id"): ("missing_patient_id", "MIW_MISSING_PATIENT_ID", str),
     ("server", "driver_memory"): ("driver_memory", "MIW_DRIVER_MEMORY", str),
     ("server", "start_timeout"): ("start_timeout", "MIW_START_TIMEOUT", int),
@@ -69,7 +70,8 @@ class Settings:
     deid_options: tuple[str, ...] = ("retain_uids", "retain_long_modified_dates", "retain_patient_characteristics",
                                      "clean_descriptors", "retain_safe_private")
     deid_safe_private: tuple[str, ...] = ()
-    missing_patient_id: str = "reject"  # or "surrogate" (README: Loading, files without PatientID)
+    strictness: str = "default"  # lenient, default or strict: loaders/strictness.py, shown by `config`
+    missing_patient_id: str = ""  # reject or surrogate; default: what the strictness level says
     driver_memory: str = "2g"
     start_timeout: int = 240
     openlineage_url: str = ""  # emit OpenLineage events over HTTP (e.g. Marquez)
@@ -124,6 +126,10 @@ class Settings:
                 continue
             value = getattr(self, f.name)
             out[f.name] = str(value) if isinstance(value, Path) else value
+            if f.name == "strictness":
+                from .loaders.strictness import describe
+
+                out["strictness"] = describe(self.strictness)
         return out
 
 
@@ -220,6 +226,12 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError(f"bucketing_version must be 1 or 2, got {s.bucketing_version}")
     if s.engine.lower() not in ENGINE_SETTINGS:
         raise ConfigError(f"engine {s.engine!r} is not one of {', '.join(ENGINE_SETTINGS)}")
+    from .loaders import strictness
+
+    if s.strictness not in strictness.LEVELS:
+        raise ConfigError(f"[loader] strictness {s.strictness!r} is not one of {', '.join(strictness.LEVELS)}")
+    if not s.missing_patient_id:
+        s = replace(s, missing_patient_id=strictness.missing_patient_id_mode(s.strictness))
     if s.missing_patient_id not in MISSING_PATIENT_ID:
         raise ConfigError(f"[loader] missing_patient_id {s.missing_patient_id!r} is not one of "
                           f"{', '.join(MISSING_PATIENT_ID)}")

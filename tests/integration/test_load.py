@@ -288,7 +288,7 @@ def test_no_raw_path_anywhere_in_the_core_database(loaded):
     leaks = [p for p in core.rglob("*") if p.is_file() and root.encode() in _parquet_text(p)]
     assert leaks == []
     phi = settings.local_storage_dir / settings.phi_database
-    assert any(root.encode() in _parquet_text(p) for p in (phi / "_ledger").glob("*.parquet"))
+    assert any(root.encode() in _parquet_text(p) for p in (phi / "_ledger").rglob("*.parquet"))
     s = loaded["session"]
     assert q(s, f"SELECT sources FROM {settings.database}.load_runs")[0][0].startswith("mi-file:")
     assert q(s, f"SELECT DISTINCT uri FROM {settings.phi_database}.file_refs WHERE kind = 'source'") == [(root,)]

@@ -12,9 +12,9 @@ A file without PatientID is rejected (`missing_patient_id`), or with `[loader] m
 study), with `patient_key_source = 'study'` and a warning row of that class.
 
 Failure classes: empty, not_dicom, truncated, corrupt, dicomdir, missing_uid, missing_patient_id,
-unreadable. Values that do not parse as their VR (invalid DA/DS/IS/AS) do not fail the file: the
-column becomes NULL and the outcome carries a warning naming the tag, never the value (an original
-date as written would give the patient's date shift away).
+unreadable. Values that do not parse as their VR (invalid DA/DS/IS/AS) give a NULL column and a
+warning naming the tag, never the value (an original date as written would give the patient's
+date shift away). Which warnings fail the file instead is decided in strictness.py.
 
 With de-identification the columns are converted from the de-identified elements (the same ones
 header_json is written from), so a column never holds what the header does not: descriptions are
@@ -37,6 +37,7 @@ from ..serde.dicom_json import model_from_elements, to_json
 from ..serde.raw_elements import elements, encoding
 from .deid import Deidentifier
 from .deid.policy import AGE_CAP_YEARS
+from .strictness import DEFAULT_LEVEL, enforce
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 PATIENT_ID, PATIENT_NAME, PATIENT_AGE, BIRTH_DATE = 0x00100020, 0x00100010, 0x00101010, 0x00100030
@@ -142,7 +143,10 @@ def read_header(fp: BinaryIO, kind: str):
 
 
 def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id: str,
-            bulk_limit: int = 1024, keep_phi: bool = False, missing_patient_id: str = "reject") -> Outcome:
+            bulk_limit: int = 1024, keep_phi: bool = False, missing_patient_id: str = "reject",
+            strictness: str = DEFAULT_LEVEL) -> Outcome:
+    """The file's row and warnings, or its failure; `strictness` (strictness.py) decides which
+    warnings fail the file."""
     out = Outcome(uri, size)
     try:
         if archives.split_member(uri) is not None:
@@ -158,7 +162,8 @@ def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id
         start, body = (raw_start(head) or 0) if kind == "raw" else 0, size
         if start:
             fp, body = _Shifted(fp, start), size - start
-            out.warnings.append(f"{start} stray byte(s) before the first element: read from byte {start}")
+            out.warnings.append(("stray_bytes", f"{start} stray byte(s) before the first element: "
+                                                f"read from byte {start}"))
         ds = read_header(fp, kind)
         meta = getattr(ds, "file_meta", None)
         if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
@@ -170,6 +175,7 @@ def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id
         out.row, out.error_class, out.message = None, e.error_class, str(e)
     except Exception as e:  # a file must never crash the load: classify and go on
         out.row, out.error_class, out.message = None, "corrupt", f"{type(e).__name__}: {_one_line(e)}"
+    enforce(out, strictness)
     if out.message:
         out.message = _without_names(out.message, uri)
     return out

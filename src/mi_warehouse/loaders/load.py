@@ -81,7 +81,8 @@ _W: dict = {}
 
 
 def _init_worker(key_file: str | None, run_id: str, bulk_limit: int, keep_phi: bool,
-                 policy: DeidPolicy | None = None, missing_patient_id: str = "reject") -> None:
+                 policy: DeidPolicy | None = None, missing_patient_id: str = "reject",
+                 strictness: str = "default") -> None:
     """Set up a worker. The key reaches it as the path of its 0600 key file (on Spark executors, the
     copy Spark shipped with `addFile`), never as bytes inside pickled arguments or closures."""
     warnings.simplefilter("ignore")  # pydicom's own warnings: our outcome carries what matters
@@ -90,14 +91,15 @@ def _init_worker(key_file: str | None, run_id: str, bulk_limit: int, keep_phi: b
     logging.getLogger("pydicom").setLevel(logging.ERROR)
     key = load_key(_local_key_file(key_file), create=False) if key_file else None
     _W.update(deid=Deidentifier(key, policy) if key is not None else None, run_id=run_id,
-              bulk_limit=bulk_limit, keep_phi=keep_phi, missing_patient_id=missing_patient_id)
+              bulk_limit=bulk_limit, keep_phi=keep_phi, missing_patient_id=missing_patient_id,
+              strictness=strictness)
 
 
 def _work(f: SourceFile) -> Outcome:
     try:
         with open_source(f.uri) as fp:
             return extract(f.uri, fp, f.size, _W["deid"], _W["run_id"], _W["bulk_limit"], _W["keep_phi"],
-                           _W["missing_patient_id"])
+                           _W["missing_patient_id"], _W["strictness"])
     except OSError as e:
         return Outcome(f.uri, f.size, error_class="unreadable", message=f"{type(e).__name__}: {e}")
 
@@ -274,24 +276,25 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
                            "recorded_at": now(), "severity": severity})
 
     def pending() -> Iterator[SourceFile]:
-        for f in iter_files(sources):
-            summary.files_seen += 1
-            if ledger.seen(f.uri, f.size, f.mtime_ns):
-                summary.skipped += 1
-                continue
-            yield f
+        """The files walked that the ledger has not seen unchanged, asked a chunk at a time."""
+        for chunk in _chunks(iter_files(sources), WALK_CHUNK):
+            summary.files_seen += len(chunk)
+            new = ledger.unseen(chunk)
+            summary.skipped += len(chunk) - len(new)
+            yield from new
 
     last_report = 0.0
     key_file = str(Path(settings.key_file).expanduser()) if key is not None else None
     init_args = (key_file, run_id, options.bulk_limit, options.keep_phi_map, deid.policy if deid else None,
-                 settings.missing_patient_id)
+                 settings.missing_patient_id, settings.strictness)
     outcomes = _spark_outcomes(pending(), init_args, options.spark_master) if options.engine == "spark" \
         else _outcomes(pending(), workers, init_args)
-    for f, o in outcomes:
+    def account(f: SourceFile, o, first_loaded: str | None) -> None:
+        nonlocal batch
         summary.bytes += f.size
-        sop = o.row["sop_instance_uid"] if o.row else None
         if o.row is not None:
-            first = ledger.sops.get(sop) or run_sops.get(sop)
+            sop = o.row["sop_instance_uid"]
+            first = first_loaded or run_sops.get(sop)
             if first is not None and first != f.uri:
                 error_row(f, "duplicate", f"SOPInstanceUID {sop} already loaded from {ref(first)}", first=first)
                 summary.duplicates += 1
@@ -315,6 +318,11 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
         if len(batch) >= options.batch_rows:
             writer.stage(batch)
             batch = []
+
+    for group in _chunks(outcomes, SOP_BATCH):  # SOPInstanceUIDs loaded before: asked a batch at a time
+        firsts = ledger.first_paths(o.row["sop_instance_uid"] for _, o in group if o.row is not None)
+        for f, o in group:
+            account(f, o, firsts.get(o.row["sop_instance_uid"]) if o.row is not None else None)
         summary.seconds = time.monotonic() - t0
         if progress and summary.seconds - last_report >= 0.5:
             progress(summary)
@@ -355,6 +363,21 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
     if progress:
         progress(summary)
     return summary
+
+
+WALK_CHUNK = 8192  # files walked per ledger lookup
+SOP_BATCH = 512  # extracted files per SOPInstanceUID lookup (also how often progress can print)
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _database_location(table: metastore.TableInfo) -> str:
