@@ -51,7 +51,23 @@ def read_dataset(data: bytes) -> Dataset:
     except InvalidDicomError:
         raise ImageError("not a DICOM file (no DICM prefix in the file preamble)") from None
     except Exception as exc:
-        raise ImageError(f"corrupt DICOM: {type(exc).__name__}: {one_line(exc, 200)}") from None
+        raise ImageError(f"corrupt DICOM{_syntax_of(data)}: {type(exc).__name__}: "
+                         f"{one_line(exc, 200)}") from None
+
+
+def _syntax_of(data: bytes) -> str:
+    """`` (transfer syntax <uid> (<name>))`` from the file meta of a file whose dataset does not
+    parse, or ``""`` when the meta does not parse either."""
+    try:
+        from pydicom.filereader import read_file_meta_info
+        fh = io.BytesIO(data)
+        fh.seek(128 if data[128:132] == b"DICM" else 0)
+        if fh.read(4) != b"DICM":
+            return ""
+        uid = UID(read_file_meta_info(io.BytesIO(data)).TransferSyntaxUID)
+        return f" (transfer syntax {uid} ({uid.name}))"
+    except Exception:
+        return ""
 
 
 def transfer_syntax(ds: Dataset) -> UID:
@@ -77,10 +93,14 @@ def check_decoder(uid: UID) -> None:
                          + (f" ({missing})" if missing else ""))
 
 
-def decode_frame(ds: Dataset, frame: int = 0) -> FrameData:
-    """Frame ``frame`` (0-based) of ``ds`` as :class:`FrameData`; see the module docstring."""
+def decode_frame(ds: Dataset, frame: int = 0, pixels=None) -> FrameData:
+    """Frame ``frame`` (0-based) of ``ds`` as :class:`FrameData`; see the module docstring.
+    ``pixels(ds, frame, uid)``, when given, may decode the stored values instead of pydicom
+    (:class:`.gpu_decode.GpuFrameDecoder`); when it returns ``None`` pydicom decodes."""
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise ImageError("no Pixel Data element")
+        uid = transfer_syntax(ds)
+        raise ImageError(f"no Pixel Data element (transfer syntax {uid} ({uid.name}); a "
+                         f"truncated file?)")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     if photometric not in _GREY + _COLOUR:
         raise ImageError(f"unsupported PhotometricInterpretation {photometric}")
@@ -88,12 +108,14 @@ def decode_frame(ds: Dataset, frame: int = 0) -> FrameData:
     if not 0 <= frame < frames:
         raise ImageError(f"frame {frame} out of range: the image has {frames} frame(s)")
     uid = transfer_syntax(ds)
-    check_decoder(uid)
-    try:
-        arr = pixel_array(ds, index=frame)
-    except Exception as exc:
-        raise ImageError(f"cannot decode pixel data ({uid.name}): {type(exc).__name__}: "
-                         f"{one_line(exc, 200)}") from None
+    arr = pixels(ds, frame, uid) if pixels is not None else None
+    if arr is None:
+        check_decoder(uid)
+        try:
+            arr = pixel_array(ds, index=frame)
+        except Exception as exc:
+            raise ImageError(f"cannot decode pixel data ({uid.name}, {uid}): "
+                             f"{type(exc).__name__}: {one_line(exc, 200)}") from None
     bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8)
     max_value = float(2 ** min(bits, 32) - 1)
     if photometric in _COLOUR:

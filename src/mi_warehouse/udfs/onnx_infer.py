@@ -25,6 +25,15 @@ threads slower). On a node where Hive runs one script per core, ``--decode-proce
 ``0`` keeps each script to about one busy core. The rows written are the same bit for bit
 whichever is chosen (only ``latency_ms`` varies).
 
+GPUs (:mod:`.device`): each instance locks one GPU (``--device-id auto``, the default: the first
+free one; others wait up to ``--gpu-wait`` seconds, then run on CPU), runs TensorRT or CUDA on
+it (``--fp16``: TensorRT fp16 engines) with I/O binding, and decodes JPEG 2000 / HTJ2K /
+baseline JPEG on the GPU through nvImageCodec where it is installed (``--gpu-decode auto``).
+Batches are decoded ahead of inference (``--prefetch`` batches in a bounded queue), so decode
+and inference overlap. The ``provider`` column says what ran: ``tensorrt fp16 gpu0; decode
+nvimgcodec``, ``cuda gpu1; decode cpu (nvimgcodec not installed ...)``, ``cpu``, or
+``cpu (fallback: <why the GPU was not used>)``.
+
 This module only parses arguments and wires :mod:`mi_warehouse.models.card`,
 :mod:`.model_file`, :mod:`.providers`, :mod:`.runner` and :mod:`.pipeline` together.
 """
@@ -68,7 +77,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "(affinity and cgroup quota), else 0")
     p.add_argument("--intra-op-threads", type=int, default=1,
                    help="onnxruntime intra-op threads (default 1)")
-    p.add_argument("--device-id", type=int, default=0)
+    p.add_argument("--device-id", type=_device, default=None,
+                   help="GPU ordinal to lock and use, or auto (the default): the first free one")
+    p.add_argument("--gpu-wait", type=float, default=300.0,
+                   help="seconds to wait for a free GPU before running on CPU (default 300)")
+    p.add_argument("--fp16", action="store_true",
+                   help="let TensorRT build fp16 engines (trt_fp16_enable)")
+    p.add_argument("--gpu-decode", default="auto", choices=("auto", "off"),
+                   help="decode JPEG 2000 / JPEG on the GPU with nvImageCodec where installed")
     p.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"))
     trt_cache = (os.environ.get("MIW_TRT_CACHE_DIR")
                  or os.path.join(tempfile.gettempdir(), "mi_warehouse_trt_cache"))
@@ -87,6 +103,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         from .decode_pool import auto_processes
         args.decode_processes = auto_processes()
     return args
+
+
+def _device(text: str) -> int | None:
+    """``--device-id``: a GPU ordinal, or ``None`` for auto."""
+    value = _processes(text)
+    return None if value == "auto" else value
 
 
 def _processes(text: str) -> int | str:
@@ -121,8 +143,8 @@ def _setup(args: argparse.Namespace):
     """Card, decoder, verified model bytes, providers and session; raises :class:`SetupError`.
     Decode worker processes are started first so that their start-up overlaps the session's."""
     from .decode_pool import make_decoder
+    from .device import choose
     from .model_file import read_verified_model
-    from .providers import select_providers
     from .runner import OnnxRunner, model_dir_of
 
     for name in ("model_name", "model_version"):
@@ -142,8 +164,9 @@ def _setup(args: argparse.Namespace):
                                    card, args)
     try:
         model = read_verified_model(args.model_file, args.sha256)
-        choice = select_providers(args.providers, args.device_id,
-                                  trt_cache_dir=args.trt_cache_dir)
+        assignment = choose(args.providers, args.device_id, fp16=args.fp16,
+                            trt_cache_dir=args.trt_cache_dir, wait_s=args.gpu_wait)
+        choice = assignment.choice
         if choice.short == "tensorrt":
             try:
                 os.makedirs(args.trt_cache_dir, exist_ok=True)
@@ -154,11 +177,43 @@ def _setup(args: argparse.Namespace):
                             embeddings=args.embeddings, intra_op_threads=args.intra_op_threads,
                             strict_provider=args.providers != "auto",
                             model_dir=model_dir_of(args.model_file))
+        runner.lease = assignment.lease  # the GPU stays locked while the session lives
+        decoder, runner.label = _gpu_decoder(decoder, card, runner, choice, args)
         decoder = _ready(decoder, card, args)
     except BaseException:
         decoder.close()
         raise
     return card, runner, choice, decoder
+
+
+def _gpu_decoder(decoder, card, runner, choice, args):
+    """On a GPU provider with nvImageCodec: a thread decoder that decodes on that GPU (the CPU
+    decoder is closed). Returns the decoder and the provider column's text."""
+    from .providers import provider_label
+
+    label = provider_label(choice, runner.provider)
+    if runner.provider == "cpu":
+        return decoder, label
+    label = f"{label}{' fp16' if args.fp16 and runner.provider == 'tensorrt' else ''} " \
+            f"gpu{runner.device_id}"
+    if args.gpu_decode == "off":
+        return decoder, f"{label}; decode cpu (--gpu-decode off)"
+    from .gpu_decode import GpuFrameDecoder, nvimgcodec_problem
+    problem = nvimgcodec_problem()
+    if problem is None:
+        try:
+            pixels = GpuFrameDecoder(runner.device_id)
+        except Exception as exc:
+            problem = f"nvimgcodec failed to start: {type(exc).__name__}: {one_line(exc, 100)}"
+    if problem is not None:
+        return decoder, f"{label}; decode cpu ({problem})"
+    from .decode_pool import ThreadDecoder
+    from .preprocess import load_tensor
+
+    decoder.close()
+    threads = max(2, args.decode_processes, args.decode_threads)
+    return (ThreadDecoder(card, threads, lambda uri, frame: load_tensor(uri, frame, card, pixels)),
+            f"{label}; decode nvimgcodec")
 
 
 def load_script_card(path: str):
@@ -221,7 +276,7 @@ def _score(args, out, card, runner, choice, decoder, stdin) -> int:
                             batch_size=runner.batch_size, prefetch=args.prefetch,
                             decode_threads=args.decode_threads,
                             decode_processes=args.decode_processes, embeddings=args.embeddings,
-                            escape=args.escape)
+                            escape=args.escape, provider_label=getattr(runner, "label", None))
     try:
         stats = run_pipeline(stdin if stdin is not None else stdin_lines(), out, runner, card,
                              config, decoder=decoder)
@@ -237,7 +292,8 @@ def _score(args, out, card, runner, choice, decoder, stdin) -> int:
         return 0
     rate = stats.rows / stats.seconds if stats.seconds > 0 else 0.0
     print(f"{PROG}: {stats.rows} rows, {stats.errors} errors, {stats.seconds:.1f}s "
-          f"({rate:.1f} rows/s) on {runner.provider}", file=sys.stderr, flush=True)
+          f"({rate:.1f} rows/s) on {getattr(runner, 'label', runner.provider)}", file=sys.stderr,
+          flush=True)
     return 0
 
 

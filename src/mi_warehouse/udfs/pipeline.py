@@ -64,6 +64,7 @@ class PipelineConfig:
     decode_processes: int = 0
     embeddings: bool = False
     escape: bool = False
+    provider_label: str | None = None  # the provider column (default: the runner's provider)
 
 
 @dataclass
@@ -176,7 +177,8 @@ class _Scorer:
     def _row(self, row: InputRow, error: str | None, ms: float, result, infer_ms: float) -> list:
         cfg = self.config
         fields = {"sop_instance_uid": row.sop, "model_name": cfg.model_name,
-                  "model_version": cfg.model_version, "provider": self.runner.provider}
+                  "model_version": cfg.model_version,
+                  "provider": cfg.provider_label or self.runner.provider}
         if error is not None or not isinstance(result, tuple):
             fields.update(status="error", error=error if error is not None else result,
                           latency_ms=round(ms, 3))

@@ -132,10 +132,12 @@ def frame_to_tensor(frame: FrameData, spec: InputSpec, prep: Preprocessing) -> n
     return out
 
 
-def dataset_tensor(ds, frame: int, spec: InputSpec, prep: Preprocessing) -> np.ndarray:
+def dataset_tensor(ds, frame: int, spec: InputSpec, prep: Preprocessing,
+                   pixels=None) -> np.ndarray:
     """Decode ``frame`` of a parsed pydicom dataset and preprocess it; raises
-    :class:`ImageError`. The step shared by :func:`load_tensor` and the demo's training data."""
-    data = decode_frame(ds, frame)
+    :class:`ImageError`. The step shared by :func:`load_tensor` and the demo's training data.
+    ``pixels``: see :func:`.dicom_frame.decode_frame`."""
+    data = decode_frame(ds, frame, pixels)
     try:
         return frame_to_tensor(data, spec, prep)
     except ImageError:
@@ -144,6 +146,7 @@ def dataset_tensor(ds, frame: int, spec: InputSpec, prep: Preprocessing) -> np.n
         raise ImageError(f"preprocessing failed: {type(exc).__name__}: {exc}") from None
 
 
-def load_tensor(uri: str, frame: int, card: ModelCard) -> np.ndarray:
+def load_tensor(uri: str, frame: int, card: ModelCard, pixels=None) -> np.ndarray:
     """Read ``uri``, decode ``frame`` and preprocess it; raises :class:`ImageError`."""
-    return dataset_tensor(read_dataset(read_uri(uri)), frame, card.input, card.preprocessing)
+    return dataset_tensor(read_dataset(read_uri(uri)), frame, card.input, card.preprocessing,
+                          pixels)

@@ -14,6 +14,14 @@ then logs a loud error and falls back. So the choice here probes quietly first:
 ``auto`` takes the first of TensorRT, CUDA, CPU that passes; an explicitly requested provider
 that fails raises :class:`SetupError` (the user asked for a GPU: no silent CPU run). For tests,
 ``available``, ``env`` and ``probe`` can be injected.
+
+Half precision: with ``fp16`` TensorRT builds fp16 engines (``trt_fp16_enable``; layers it cannot
+run in fp16 stay fp32). The CUDA provider runs the model's own types, so fp16 there needs a model
+exported with float16 weights and input (the runner feeds a float16 input as float16).
+
+A CPU run on a build that has GPU providers is never silent: :func:`provider_label` is what the
+rows' ``provider`` column (and so ``inference_runs.provider``) records, ``cpu (fallback: ...)``
+with the reason, unless ``CUDA_VISIBLE_DEVICES`` hid the GPUs on purpose or CPU was asked for.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ from typing import Callable, Mapping, Sequence
 from .errors import SetupError
 
 __all__ = ["PROVIDERS", "ProviderChoice", "select_providers", "visible_gpu_problem",
-           "system_probe", "short_name"]
+           "system_probe", "short_name", "provider_label", "driver_device_count",
+           "gpu_providers_built"]
 
 PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider",
              "cpu": "CPUExecutionProvider"}
@@ -85,14 +94,17 @@ def visible_gpu_problem(device_id: int, env: Mapping[str, str] | None = None) ->
     return None
 
 
-def provider_options(short: str, device_id: int, trt_cache_dir: str | None = None) -> dict:
-    """Deterministic-minded options for one provider."""
+def provider_options(short: str, device_id: int, trt_cache_dir: str | None = None,
+                     fp16: bool = False) -> dict:
+    """Deterministic-minded options for one provider (``fp16``: TensorRT fp16 engines)."""
     if short == "cuda":
         # HEURISTIC picks cuDNN algorithms without timing them (EXHAUSTIVE may pick differently
         # from run to run).
         return {"device_id": device_id, "cudnn_conv_algo_search": "HEURISTIC"}
     if short == "tensorrt":
         opts = {"device_id": device_id, "trt_timing_cache_enable": True}
+        if fp16:
+            opts["trt_fp16_enable"] = True
         if trt_cache_dir:
             opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=trt_cache_dir,
                         trt_timing_cache_path=trt_cache_dir)
@@ -104,7 +116,7 @@ def select_providers(requested: str = "auto", device_id: int = 0, *,
                      available: Sequence[str] | None = None,
                      env: Mapping[str, str] | None = None,
                      probe: Probe | None = None,
-                     trt_cache_dir: str | None = None) -> ProviderChoice:
+                     trt_cache_dir: str | None = None, fp16: bool = False) -> ProviderChoice:
     """Pick the providers for ``requested`` (``auto``, ``cpu``, ``cuda`` or ``tensorrt``); see
     the module docstring. ``available`` defaults to ``onnxruntime.get_available_providers()``,
     ``probe(short, device_id)`` (returns a reason or ``None``) to :func:`system_probe`."""
@@ -127,7 +139,7 @@ def select_providers(requested: str = "auto", device_id: int = 0, *,
             chain = ["tensorrt", "cuda", "cpu"][["tensorrt", "cuda"].index(short):]
             chain = [s for s in chain if s == "cpu" or PROVIDERS[s] in available]
             return ProviderChoice(
-                [(PROVIDERS[s], provider_options(s, device_id, trt_cache_dir)) for s in chain],
+                [(PROVIDERS[s], provider_options(s, device_id, trt_cache_dir, fp16)) for s in chain],
                 short, tuple(skipped))
         if requested != "auto":
             raise SetupError(f"--providers {requested}: {PROVIDERS[short]} is not usable here: "
@@ -150,6 +162,44 @@ def _problem(short: str, device_id: int, available: Sequence[str],
         # TensorRT runs on top of CUDA: both libraries must load.
         return probe("cuda", device_id) or probe("tensorrt", device_id)
     return probe(short, device_id)
+
+
+_ON_PURPOSE = "hides every GPU"  # in a skipped reason: CUDA_VISIBLE_DEVICES chose CPU
+
+
+def provider_label(choice: ProviderChoice, used: str, limit: int = 200) -> str:
+    """The one line the ``provider`` column records: ``used`` (the provider the session really
+    runs on), plus ``(fallback: ...)`` when it is CPU and a GPU was passed over (absent, its
+    libraries missing, or onnxruntime failing to start it), unless ``CUDA_VISIBLE_DEVICES`` hid
+    every GPU on purpose."""
+    notes = [r for r in choice.skipped if _ON_PURPOSE not in r]
+    if used != choice.short:
+        notes.append(f"onnxruntime could not start {choice.short}")
+    if used != "cpu" or not notes:
+        return used
+    text = f"{used} (fallback: {'; '.join(notes)})"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 4] + "...)"
+
+
+def gpu_providers_built(available: Sequence[str] | None = None) -> bool:
+    """Whether this onnxruntime build has the CUDA or TensorRT provider."""
+    if available is None:
+        import onnxruntime as ort
+        available = ort.get_available_providers()
+    return PROVIDERS["cuda"] in available or PROVIDERS["tensorrt"] in available
+
+
+def driver_device_count() -> int:
+    """GPUs the CUDA driver reports to this process (0 without a driver or when it fails)."""
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+        count = ctypes.c_int(0)
+        if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
+            return 0
+        return max(0, count.value)
+    except (OSError, AttributeError):
+        return 0
 
 
 # --- the real probe -----------------------------------------------------------------------------
