@@ -33,6 +33,7 @@ from pydicom.errors import InvalidDicomError
 
 from ..serde import archives
 from ..serde import catalog as cat
+from ..serde import fast_header
 from ..serde.dicom_json import model_from_elements, to_json
 from ..serde.raw_elements import elements, encoding
 from .deid import Deidentifier
@@ -164,13 +165,15 @@ def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id
             fp, body = _Shifted(fp, start), size - start
             out.warnings.append(("stray_bytes", f"{start} stray byte(s) before the first element: "
                                                 f"read from byte {start}"))
-        ds = read_header(fp, kind)
-        meta = getattr(ds, "file_meta", None)
-        if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
-            n = len(ds.get("DirectoryRecordSequence", []) or [])
-            raise Rejected("dicomdir", f"DICOMDIR index with {n} directory records (not an image)")
-        _check_complete(ds, fp, body)
-        out.row = _row(ds, meta, uri, size, deid, run_id, bulk_limit, out, keep_phi, missing_patient_id)
+        header = fast_header.read(fp, body) if kind == "part10" else None
+        if header is not None and header.sop_class != DICOMDIR_SOP_CLASS:
+            if header.stop < body:
+                _check_pixels(header.pixel_head, header.stop, body, header.implicit, header.little)
+            top, enc, syntax = header.top, header.encoding, header.transfer_syntax
+        else:  # anything the fast reader does not take: pydicom reads it and says what is wrong
+            fp.seek(0)
+            top, enc, syntax = _pydicom_header(fp, kind, body)
+        out.row = _row(top, enc, syntax, uri, size, deid, run_id, bulk_limit, out, keep_phi, missing_patient_id)
     except Rejected as e:
         out.row, out.error_class, out.message = None, e.error_class, str(e)
     except Exception as e:  # a file must never crash the load: classify and go on
@@ -218,6 +221,19 @@ def _unopened_archive(fp: BinaryIO, uri: str) -> Rejected:
     return Rejected("empty", "archive without any file in it")
 
 
+def _pydicom_header(fp: BinaryIO, kind: str, size: int) -> tuple[list, str | None, str | None]:
+    """(top-level elements, codec, transfer syntax) as pydicom reads the file; the classified failure."""
+    ds = read_header(fp, kind)
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
+        n = len(ds.get("DirectoryRecordSequence", []) or [])
+        raise Rejected("dicomdir", f"DICOMDIR index with {n} directory records (not an image)")
+    _check_complete(ds, fp, size)
+    enc = encoding(ds)
+    syntax = cat.to_str(meta.get("TransferSyntaxUID")) if meta is not None else None
+    return list(elements(ds, enc)), enc, syntax
+
+
 def _check_complete(ds, fp: BinaryIO, size: int) -> None:
     """pydicom stops quietly at the end of a cut file: find the cut ourselves."""
     raw = list(ds._dict.values())[-1:] if len(ds._dict) else []
@@ -229,22 +245,27 @@ def _check_complete(ds, fp: BinaryIO, size: int) -> None:
     pos = fp.tell()
     if pos < size:  # stopped before pixel data: is all of it there?
         implicit, little = getattr(ds, "original_encoding", (False, True))
-        head = fp.read(12)
-        endian = "<" if little is not False else ">"
-        if len(head) >= 8:
-            if implicit:
-                (length,) = struct.unpack(endian + "I", head[4:8])
-                start = pos + 8
-            elif len(head) == 12:
-                (length,) = struct.unpack(endian + "I", head[8:12])
-                start = pos + 12
-            else:
-                length, start = 0xFFFFFFFF, pos
-            if length != 0xFFFFFFFF and start + length > size:
-                raise Rejected("truncated", f"pixel data cut: {size - start} of {length} bytes present")
+        _check_pixels(fp.read(12), pos, size, implicit, little is not False)
     elif not len(ds._dict):  # cut in or right after the file meta (a file without SOPInstanceUID
         # but with other elements is `missing_uid`: its end cannot be told from a cut)
         raise Rejected("truncated", f"file ends after {size} bytes, before the first data element")
+
+
+def _check_pixels(head: bytes, pos: int, size: int, implicit: bool, little: bool = True) -> None:
+    """The Pixel Data element whose header `head` starts at `pos`: truncated if its value is cut."""
+    if len(head) < 8:
+        return
+    endian = "<" if little else ">"
+    if implicit:
+        (length,) = struct.unpack(endian + "I", head[4:8])
+        start = pos + 8
+    elif len(head) == 12:
+        (length,) = struct.unpack(endian + "I", head[8:12])
+        start = pos + 12
+    else:
+        length, start = 0xFFFFFFFF, pos
+    if length != 0xFFFFFFFF and start + length > size:
+        raise Rejected("truncated", f"pixel data cut: {size - start} of {length} bytes present")
 
 
 def _convert(value, col: cat.Column, out: Outcome):
@@ -268,10 +289,8 @@ def _date_or_none(value) -> dt.date | None:
         return None
 
 
-def _row(ds, meta, uri, size, deid: Deidentifier | None, run_id, bulk_limit, out: Outcome,
-         keep_phi: bool = False, missing_patient_id: str = "reject") -> dict[str, Any]:
-    enc = encoding(ds)
-    top = list(elements(ds, enc))
+def _row(top: list, enc: str | None, syntax: str | None, uri, size, deid: Deidentifier | None, run_id,
+         bulk_limit, out: Outcome, keep_phi: bool = False, missing_patient_id: str = "reject") -> dict[str, Any]:
     raw = values = {tag: value for tag, _, value in top}
     if not cat.to_str(raw.get(SOP_INSTANCE_UID)):
         raise Rejected("missing_uid", "no SOPInstanceUID (0008,0018)")
@@ -295,7 +314,7 @@ def _row(ds, meta, uri, size, deid: Deidentifier | None, run_id, bulk_limit, out
     row: dict[str, Any] = {}
     for col in cat.HEADER_COLUMNS:
         row[col.name] = _convert(values.get(col.tag_int), col, out)
-    row["transfer_syntax_uid"] = cat.to_str(meta.get("TransferSyntaxUID")) if meta is not None else None
+    row["transfer_syntax_uid"] = cat.to_str(syntax)
     if not row["sop_instance_uid"]:
         raise Rejected("missing_uid", "no SOPInstanceUID (0008,0018)")
     row["patient_key_source"] = KEY_FROM_PATIENT_ID if patient_id else KEY_FROM_STUDY

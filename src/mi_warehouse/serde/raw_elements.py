@@ -33,7 +33,11 @@ def encoding(ds, inherited: str | None = "latin_1") -> str | None:
     """
     if 0x00080005 not in ds._dict:
         return inherited
-    cs = ds.get("SpecificCharacterSet")
+    return charset_codec(ds.get("SpecificCharacterSet"))
+
+
+def charset_codec(cs) -> str | None:
+    """The Python codec of a Specific Character Set value (str, list of terms, or None)."""
     terms = [str(t).strip() for t in (cs if isinstance(cs, (list, tuple)) or type(cs).__name__ == "MultiValue"
                                       else [cs or ""])]
     if len(terms) != 1 or terms[0].startswith("ISO 2022"):
@@ -45,28 +49,91 @@ def encoding(ds, inherited: str | None = "latin_1") -> str | None:
 
 
 def _vr(raw, tag: int) -> str:
-    """The element's VR; a standard attribute written as UN gets its dictionary VR (PS3.5 6.2.2).
+    """The element's VR; a standard attribute written as UN gets its dictionary VR (PS3.5 6.2.2)."""
+    vr = raw.VR
+    if vr and vr != "UN":
+        return vr
+    return resolve_vr(tag)
+
+
+def resolve_vr(tag: int) -> str:
+    """The VR of an element stored without one (implicit VR) or as UN: its dictionary VR.
 
     Implicit VR files have no VR at all: the dictionary's. Explicit VR files may still say UN for
     a standard attribute (a node that did not know it); its bytes are then read as the dictionary
     VR says, so that the rules for that VR (names, dates, sequences) apply to it. An ambiguous
-    dictionary VR ('US or SS', 'OB or OW') or SQ is returned as is, for pydicom to decode.
+    dictionary VR ('US or SS', 'OB or OW') or SQ is returned as is, for pydicom to decode. Group
+    lengths are UL; private attributes and unknown ones stay UN. Memoised per tag.
     """
-    vr = raw.VR
-    if vr and vr != "UN":
-        return vr
-    if tag & 0xFFFF == 0 or (tag >> 16) & 1:
-        return "UL" if tag & 0xFFFF == 0 else "UN"
-    try:
-        return dictionary_VR(tag)
-    except KeyError:
-        return "UN"
+    vr = _RESOLVED.get(tag)
+    if vr is None:
+        if tag & 0xFFFF == 0 or (tag >> 16) & 1:
+            vr = "UL" if tag & 0xFFFF == 0 else "UN"
+        else:
+            try:
+                vr = dictionary_VR(tag)
+            except KeyError:
+                vr = "UN"
+        if len(_RESOLVED) < 100_000:
+            _RESOLVED[tag] = vr
+    return vr
 
 
-def _split(text: str) -> Any:
+_RESOLVED: dict[int, str] = {}
+
+
+class NeedsPydicom(Exception):
+    """A value only pydicom decodes: a sequence, an ambiguous VR, text in ISO 2022 or an unknown set."""
+
+
+def decode(vr: str, data: bytes, little: bool, enc: str | None) -> Any:
+    """One element's value from its bytes, for a resolved VR (see `resolve_vr`).
+
+    `enc`: the Python codec of the dataset's character set, None where pydicom must decode text.
+    Raises NeedsPydicom for what this module leaves to pydicom. Both readers (pydicom's raw
+    elements here, `fast_header` on its own bytes) decode through this one function, so their
+    values are the same.
+    """
+    if vr in BINARY_VRS:
+        return data
+    fmt = NUMBER_FORMATS.get(vr)
+    if fmt is not None:
+        size = _SIZES[fmt]
+        n = len(data) // size
+        if not n:
+            return None
+        if n == 1:
+            return _unpack(("<" if little else ">") + fmt, data[:size])[0]
+        return list(_unpack(("<" if little else ">") + fmt * n, data[: n * size]))
+    if vr == "AT":
+        n = len(data) // 4
+        vals = _unpack(("<" if little else ">") + "HH" * n, data[: n * 4])
+        tags = [(vals[2 * i] << 16) | vals[2 * i + 1] for i in range(n)]
+        return (tags[0] if n == 1 else tags) if n else None
+    if vr in DEFAULT_ONLY_VRS:
+        text = data.decode("latin_1")
+    elif (vr in TEXT_VRS or vr in SINGLE_TEXT_VRS) and enc is not None:
+        text = data.decode(enc, errors="replace")
+    else:  # SQ, ISO 2022 text, ambiguous VRs: pydicom decides
+        raise NeedsPydicom(vr)
+    text = text.rstrip("\x00 ") if vr != "UI" else text.rstrip("\x00").strip()
+    if vr in _LONG_TEXT:
+        text = text.rstrip()
+    if not text:
+        return None
+    if vr == "PN":
+        names = [PersonName(v) for v in text.split("\\")]
+        return names[0] if len(names) == 1 else names
+    if vr in SINGLE_TEXT_VRS:
+        return text
     if "\\" in text:
-        return text.split("\\")
-    return text
+        return [v.strip() for v in text.split("\\")]
+    return text.strip()
+
+
+_SIZES = {f: struct.calcsize(f) for f in NUMBER_FORMATS.values()}
+_unpack = struct.unpack
+_LONG_TEXT = frozenset({"LT", "ST", "UT"})
 
 
 def elements(ds, inherited: str | None = "latin_1") -> Iterator[tuple[int, str, Any]]:
@@ -79,7 +146,6 @@ def elements(ds, inherited: str | None = "latin_1") -> Iterator[tuple[int, str, 
             continue
         vr = _vr(raw, tag)
         data = raw.value
-        little = raw.is_little_endian
         if vr in PYDICOM_VRS:  # SQ written as UN, ambiguous dictionary VRs: pydicom resolves them
             try:
                 elem = ds[tag_obj]
@@ -87,36 +153,10 @@ def elements(ds, inherited: str | None = "latin_1") -> Iterator[tuple[int, str, 
                 yield tag, "UN", data
                 continue
             yield tag, elem.VR, _plain(elem.value, elem.VR)
-        elif vr in BINARY_VRS:
-            yield tag, vr, data
-        elif vr in NUMBER_FORMATS and vr != "UN":
-            fmt = NUMBER_FORMATS[vr]
-            n = len(data) // struct.calcsize(fmt)
-            vals = list(struct.unpack(("<" if little else ">") + fmt * n, data[: n * struct.calcsize(fmt)]))
-            yield tag, vr, (vals[0] if n == 1 else vals) if n else None
-        elif vr == "AT":
-            n = len(data) // 4
-            vals = struct.unpack(("<" if little else ">") + "HH" * n, data[: n * 4])
-            tags = [(vals[2 * i] << 16) | vals[2 * i + 1] for i in range(n)]
-            yield tag, vr, (tags[0] if n == 1 else tags) if n else None
-        elif (vr in TEXT_VRS or vr in SINGLE_TEXT_VRS) and (enc is not None or vr in DEFAULT_ONLY_VRS):
-            text = data.decode(enc or "latin_1", errors="replace") if vr not in DEFAULT_ONLY_VRS \
-                else data.decode("latin_1")
-            text = text.rstrip("\x00 ") if vr != "UI" else text.rstrip("\x00").strip()
-            if vr in ("LT", "ST", "UT"):
-                text = text.rstrip()
-            if not text:
-                yield tag, vr, None
-            elif vr == "PN":
-                vals = text.split("\\")
-                names = [PersonName(v) for v in vals]
-                yield tag, vr, names[0] if len(names) == 1 else names
-            elif vr in SINGLE_TEXT_VRS:
-                yield tag, vr, text
-            else:
-                val = _split(text)
-                yield tag, vr, [v.strip() for v in val] if isinstance(val, list) else val.strip()
-        else:  # SQ, ISO 2022 text, ambiguous VRs: pydicom decides
+            continue
+        try:
+            yield tag, vr, decode(vr, data, raw.is_little_endian, enc)
+        except NeedsPydicom:
             elem = ds[tag_obj]
             yield tag, elem.VR, _plain(elem.value, elem.VR)
 

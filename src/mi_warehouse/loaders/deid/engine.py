@@ -169,6 +169,9 @@ class Deidentifier:
     def _items(self, value, subj: Subject, enc, clean: bool = False) -> list:
         out = []
         for item in value or ():
+            if isinstance(item, list):  # already elements (serde.fast_header), decoded in its own set
+                out.append(self._walk(item, subj, enc, clean))
+                continue
             item_enc = encoding(item, enc)
             out.append(self._walk(elements(item, item_enc), subj, item_enc, clean))
         return out
