@@ -46,8 +46,9 @@ from pydicom.uid import (
 )
 
 from .encode import check_encoder, encode_frame, syntax_uid
+from .shortcut import Shortcut, marker_mask
 
-__all__ = ["SynthSummary", "generate", "lung_mask", "NAME_POOLS", "MAX_STORED"]
+__all__ = ["SynthSummary", "Shortcut", "generate", "lung_mask", "NAME_POOLS", "MAX_STORED", "SITE_CODES"]
 
 MAX_STORED = 4095  # 12 bits stored in 16 allocated
 
@@ -70,6 +71,7 @@ _PHYSICIANS = ["Adams^Grace^^Dr", "Baker^Henry^^Dr", "Chen^Wei^^Dr", "Diaz^Rosa^
                "Evans^Paul^^Dr", "Fischer^Anna^^Dr"]
 _SITES = [("NGH", "Northgate General Hospital"), ("SAM", "St Aurelia Medical Center"),
           ("RUC", "Riverside University Clinic"), ("LII", "Lakeshore Imaging Institute")]
+SITE_CODES = [code for code, _ in _SITES]
 _VENDORS = {
     "CR": [("FUJIFILM Corporation", "FCR PROFECT CS"), ("Carestream Health", "DirectView CR975"),
            ("Agfa", "CR 30-X")],
@@ -107,6 +109,7 @@ class SynthSummary:
     chest_images: int = 0
     findings: int = 0
     labels_csv: Path | None = None
+    marked: int = 0  # chest images carrying the shortcut marker (see :mod:`.shortcut`)
 
 
 def _ds(v: float) -> str:
@@ -234,8 +237,8 @@ class _Phantoms:
         return _down(img, ss)
 
     # -- per-image generators (all randomness from ``rng``) --------------------
-    def chest_image(self, rng: np.random.Generator, finding: bool) -> np.ndarray:
-        """Chest radiograph in MONOCHROME2 sense (bright = dense)."""
+    def chest_image(self, rng: np.random.Generator, finding: bool, contrast: float = 1.0) -> np.ndarray:
+        """Chest radiograph in MONOCHROME2 sense (bright = dense); ``contrast`` scales the finding."""
         n = self.n
         gain = rng.uniform(0.85, 1.15)
         a, b = rng.uniform(-150, 150, 2)
@@ -245,7 +248,7 @@ class _Phantoms:
             self._add_spot(img, rng, rng.uniform(80, 220), rng.uniform(0.5, 1.0), hard=False)
         if finding:
             radius = max(0.9, rng.uniform(0.03, 0.08) * n)
-            self._add_spot(img, rng, rng.uniform(300, 950) * gain, radius, hard=True)
+            self._add_spot(img, rng, rng.uniform(300, 950) * gain * contrast, radius, hard=True)
         shift = n // 64
         img = np.roll(img, (int(rng.integers(-shift, shift + 1)),
                             int(rng.integers(-shift, shift + 1))), axis=(0, 1))
@@ -426,8 +429,12 @@ _MR_SEQS = {"T1": ("T1 SE", "SE", "12", "550"), "T2": ("T2 TSE", "SE", "95", "40
 class _Writer:
     """Turns planned studies into files; owns the RNG stream and the counters."""
 
-    def __init__(self, out_dir: Path, seed: int, n: int, progress, syntax=ExplicitVRLittleEndian):
+    def __init__(self, out_dir: Path, seed: int, n: int, progress, syntax=ExplicitVRLittleEndian,
+                 shortcut: Shortcut | None = None):
         self.out, self.n, self.progress, self.syntax = out_dir, n, progress, syntax
+        self.shortcut = shortcut
+        self.shortcut_site = None if shortcut is None else shortcut.site_index(SITE_CODES)
+        self.marked = 0
         self.nx = min(n, _BASE)  # CT, MR and PET slice size
         self.rng = np.random.default_rng(seed)
         self.uid = _Uids(seed)
@@ -483,7 +490,8 @@ class _Writer:
         vendor = _pick(rng, _VENDORS[modality])
         mono1 = modality == "CR" and vendor[0] in _MONO1_VENDORS
         views = ["PA", "LL"] if rng.random() < 0.7 else ["AP"]
-        finding = bool(rng.random() < _FINDING_RATE)
+        finding = bool(rng.random() < self._finding_rate(ctx["site"]))
+        marked = finding and ctx["site"] == self.shortcut_site
         desc = "XR CHEST PA AND LATERAL" if len(views) == 2 else "XR CHEST 1 VIEW AP PORTABLE"
         for k, view in enumerate(views):
             ds = _study_ds(description=desc, **ctx)
@@ -502,13 +510,23 @@ class _Writer:
                 ds.DetectorType = "SCINTILLATOR"
             _finish_series(ds, modality, vendor, ctx["site"], self.uid("series"), k + 1,
                            _later(ctx["time"], 2 * k), f"CHEST {view}", n)
-            img = np.clip(self.ph.chest_image(rng, finding), 0, MAX_STORED)
+            contrast = 1.0 if self.shortcut is None else self.shortcut.finding_contrast
+            img = np.clip(self.ph.chest_image(rng, finding, contrast), 0, MAX_STORED)
+            if marked:  # burned in by the site, after acquisition: crisp, at the brightest value
+                img[marker_mask(n, self.shortcut.marker, SITE_CODES[ctx["site"]])] = MAX_STORED
+                ds.BurnedInAnnotation = "YES"
             if mono1:  # stored inverted so that display semantics are preserved
                 img = MAX_STORED - img
             for sop in self._emit(ds, study_dir, [(_to_u16(img), None)]):
                 self.labels.append((sop, ctx["study_uid"], "finding" if finding else "normal",
                                     int(finding), "synthetic"))
                 self.findings += int(finding)
+                self.marked += int(marked)
+
+    def _finding_rate(self, site: int) -> float:
+        if self.shortcut is None:
+            return _FINDING_RATE
+        return self.shortcut.site_rate if site == self.shortcut_site else self.shortcut.other_rate
 
     def _volume(self, ctx, modality: str, part: str, desc: str, vendor, fov: float) -> Dataset:
         """Shared CT/MR/PT series-level template (before ``_finish_series``)."""
@@ -599,13 +617,15 @@ class _Writer:
 
 def generate(out_dir: Path, patients: int, seed: int = 0,
              progress: Callable[[int], None] | None = None,
-             image_size: int = 64, transfer_syntax: str = "explicit") -> SynthSummary:
+             image_size: int = 64, transfer_syntax: str = "explicit",
+             shortcut: Shortcut | None = None) -> SynthSummary:
     """Write a deterministic synthetic corpus of ``patients`` patients into ``out_dir``.
 
     ``progress`` (if given) is called after every series with the cumulative
     number of files written. ``transfer_syntax`` is a name of :data:`.encode.SYNTAXES`;
     every syntax is lossless, so the decoded pixels equal the explicit corpus's of the
-    same seed. Returns a :class:`SynthSummary`.
+    same seed. ``shortcut`` (a :class:`.shortcut.Shortcut`) makes one site burn a marker into
+    its positive chest radiographs, with its own prevalence. Returns a :class:`SynthSummary`.
     """
     if patients < 0 or image_size < 8:
         raise ValueError("patients must be >= 0 and image_size >= 8")
@@ -613,7 +633,7 @@ def generate(out_dir: Path, patients: int, seed: int = 0,
     check_encoder(syntax)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    w = _Writer(out_dir, seed, image_size, progress, syntax)
+    w = _Writer(out_dir, seed, image_size, progress, syntax, shortcut)
     for idx in range(patients):
         w.patient(_plan_patient(w.rng, idx, seed))
     labels_csv = out_dir / "labels.csv"
@@ -624,4 +644,5 @@ def generate(out_dir: Path, patients: int, seed: int = 0,
     return SynthSummary(out_dir=out_dir, files_written=w.files, patients=patients,
                         studies=w.studies, series=w.series,
                         modality_counts=dict(sorted(w.counts.items())),
-                        chest_images=len(w.labels), findings=w.findings, labels_csv=labels_csv)
+                        chest_images=len(w.labels), findings=w.findings, labels_csv=labels_csv,
+                        marked=w.marked)
