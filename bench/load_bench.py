@@ -1,12 +1,17 @@
 """Load benchmark: end-to-end `mi-warehouse load` against a bare pydicom header loop, same files.
 
-    .venv/bin/python bench/load_bench.py [--patients 2000] [--workers 1] [--corpus DIR]
+    .venv/bin/python bench/load_bench.py [--copies 12000 | --patients 2000] [--workers 1,2] [--corpus DIR]
 
-Prints a markdown table: files/s of a bare `pydicom.dcmread(stop_before_pixels=True)` loop, files/s
-of the loader's extraction (headers, conversion, de-identification, header_json), files/s of the
-whole load (extraction + staging + bucket commit + partition registration through HiveServer2), the
-ratios, and the peak RSS of the load process. Needs a running server (`mi-warehouse server start`);
-it loads into its own databases (bench_load, bench_load_phi) and drops them after.
+The corpus is, by default, `--copies` copies of pydicom's CT_small.dcm and MR_small.dcm (each with
+its own SOPInstanceUID, ten files per patient), as in issue 11; `--patients N` generates the
+synthetic corpus instead. Prints a markdown table: files/s of a bare
+`pydicom.dcmread(stop_before_pixels=True)` loop on one core, files/s of the loader's extraction
+(headers, conversion, de-identification, header_json) on one core, and for each `--workers` count
+files/s of the whole load (walk, ledger, extraction, staging, bucket commit, partition registration
+through HiveServer2, error rows, ledger), its rate per core (files/s / workers, on a machine with at
+least that many cores) and the ratio of that to bare pydicom, all measured in the same run; and the
+peak RSS of each load. Needs a running server (`mi-warehouse server start`); it loads into its own
+databases (bench_load, bench_load_phi) and drops them after.
 """
 
 from __future__ import annotations
@@ -23,6 +28,31 @@ from pathlib import Path
 import pydicom
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pydicom_copies(out: Path, n: int) -> list[Path]:
+    """`n` copies of pydicom's CT_small and MR_small, alternating, each its own instance, ten per patient."""
+    import io
+
+    from pydicom.data import get_testdata_file
+
+    sources = [pydicom.dcmread(get_testdata_file(name)) for name in ("CT_small.dcm", "MR_small.dcm")]
+    paths = []
+    for i in range(n):
+        ds = sources[i % 2]
+        patient = i // 10
+        ds.PatientID = f"BENCH{patient:07d}"
+        ds.StudyInstanceUID = f"1.2.826.0.1.3680043.10.1234.{patient}.{i % 2}"
+        ds.SeriesInstanceUID = f"1.2.826.0.1.3680043.10.1234.{patient}.{i % 2}.1"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"1.2.826.0.1.3680043.10.1234.{patient}.{i}.2"
+        ds.InstanceNumber = i % 10
+        path = out / f"p{patient:07d}" / f"{i:07d}.dcm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        path.write_bytes(buf.getvalue())
+        paths.append(path)
+    return paths
 
 
 def bare_pydicom(files: list[Path]) -> float:
@@ -85,38 +115,51 @@ def full_load(corpus: Path, workers: int) -> tuple[float, float, dict]:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--patients", type=int, default=2000)
-    ap.add_argument("--workers", type=int, default=1, help="loader workers (1: per-core rate)")
+    ap.add_argument("--copies", type=int, default=12000, help="files in the CT_small/MR_small corpus")
+    ap.add_argument("--patients", type=int, default=0, help="use the synthetic corpus of N patients instead")
+    ap.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
+                    help="comma-separated worker counts of the end-to-end loads (default: 1 and all cores)")
     ap.add_argument("--corpus", type=Path, default=None, help="reuse a corpus instead of generating one")
     ap.add_argument("--sample", type=int, default=5000, help="files for the in-process loops")
     args = ap.parse_args(argv)
 
-    from mi_warehouse.synth import generate
-
     corpus = args.corpus or Path(tempfile.mkdtemp(prefix="mi-load-bench-"))
+    kind = "synthetic" if args.patients else "CT_small/MR_small copies"
     if not args.corpus:
         t0 = time.perf_counter()
-        s = generate(corpus, args.patients, seed=2026, image_size=32)
-        print(f"corpus: {s.files_written} files in {time.perf_counter() - t0:.0f}s at {corpus}", file=sys.stderr)
+        if args.patients:
+            from mi_warehouse.synth import generate
+
+            generate(corpus, args.patients, seed=2026, image_size=32)
+        else:
+            pydicom_copies(corpus, args.copies)
+        print(f"corpus: {kind} in {time.perf_counter() - t0:.0f}s at {corpus}", file=sys.stderr)
     files = sorted(corpus.rglob("*.dcm"))
     sample = files[: args.sample]
+    bare_pydicom(sample[:500])  # warm the page cache and the imports
     bare = bare_pydicom(sample)
     extract_rate = extraction_only(sample)
-    load_rate, peak, detail = full_load(corpus, args.workers)
     rows = [
-        ("bare pydicom.dcmread(stop_before_pixels=True)", f"{bare:,.0f}", "1.00"),
-        ("loader extraction (convert + de-identify + header_json)", f"{extract_rate:,.0f}",
+        ("bare pydicom.dcmread(stop_before_pixels=True), 1 core", f"{bare:,.0f}", "", "1.00"),
+        ("loader extraction (convert + de-identify + header_json), 1 core", f"{extract_rate:,.0f}", "",
          f"{extract_rate / bare:.2f}"),
-        (f"end-to-end load, {args.workers} worker(s), {detail['loaded']:,} files",
-         f"{load_rate:,.0f}", f"{load_rate / bare:.2f}"),
     ]
-    print(f"\nLoad benchmark: {len(files):,} files; per-core rates from a {len(sample):,}-file sample; "
-          f"peak RSS of the load {peak:,.0f} MB\n")
-    print("| path | files/s | ratio to bare pydicom |\n| --- | ---: | ---: |")
+    loads = {}
+    for workers in (int(w) for w in str(args.workers).split(",")):
+        load_rate, peak, detail = full_load(corpus, workers)
+        per_core = load_rate / workers
+        loads[workers] = {"rate": load_rate, "per_core": per_core, "ratio": per_core / bare, "peak_mb": peak,
+                          "loaded": detail["loaded"], "errors": detail["errors"]}
+        rows.append((f"end-to-end load, {workers} worker(s), {detail['loaded']:,} files, peak RSS {peak:,.0f} MB",
+                     f"{load_rate:,.0f}", f"{per_core:,.0f}", f"{per_core / bare:.2f}"))
+    print(f"\nLoad benchmark: {len(files):,} files ({kind}), {os.cpu_count()} cores; one-core loops over a "
+          f"{len(sample):,}-file sample\n")
+    print("| path | files/s | per core | per-core ratio to bare pydicom |\n| --- | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} |")
-    return {"bare": bare, "extract": extract_rate, "load": load_rate, "peak_mb": peak,
-            "files": len(files), "workers": args.workers}
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
+    first = loads[min(loads)]
+    return {"bare": bare, "extract": extract_rate, "load": first["rate"], "peak_mb": max(v["peak_mb"] for v in
+            loads.values()), "files": len(files), "loads": loads}
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 from pydicom.data import get_testdata_files
 
 from mi_warehouse.loaders import extract as ex
-from mi_warehouse.loaders.deid import Deidentifier
+from mi_warehouse.loaders.deid import DeidPolicy, Deidentifier
 from mi_warehouse.serde import fast_header
 
 KEY = bytes(range(32))
@@ -24,7 +24,7 @@ DEID = Deidentifier(KEY)
 def _outcome(path: str, data: bytes, deid, fast: bool, **kw):
     real = fast_header.read
     if not fast:
-        fast_header.read = lambda fp, size: None  # what extract() does when the fast reader declines
+        fast_header.read = lambda fp, size, private=None: None  # what extract() does when the fast reader declines
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -118,3 +118,22 @@ def test_declines_what_it_does_not_read():
     for name in ("no_meta.dcm", "image_dfl.dcm"):
         data = Path(BUNDLED[name]).read_bytes()
         assert fast_header.read(io.BytesIO(data), len(data)) is None
+
+
+@pytest.mark.parametrize("policy", [
+    # the GE private blocks of CT_small: some kept by creator, one by literal tag, the rest skipped unread
+    DeidPolicy(safe_private=((0x0009, "GEMS_IDEN_01", 0x04), (0x0043, "GEMS_PARM_01", 0x27),
+                             (0x0019, "GEMS_ACQU_01", 0x2A)), private_tags=frozenset({0x00091027})),
+    DeidPolicy(options=()),  # no Retain Safe Private: every private attribute goes
+], ids=["safe-private", "no-options"])
+def test_private_attributes_skipped_unread_are_those_the_deidentifier_drops(policy):
+    deid = Deidentifier(KEY, policy)
+    for name in ("CT_small.dcm", "MR_small.dcm", "nested_priv_SQ.dcm", "priv_SQ.dcm", "rtplan.dcm"):
+        data = Path(BUNDLED[name]).read_bytes()
+        fast, slow = (_outcome(BUNDLED[name], data, deid, f) for f in (True, False))
+        assert fast == slow, name
+    row = _outcome(BUNDLED["CT_small.dcm"], Path(BUNDLED["CT_small.dcm"]).read_bytes(), deid, True)[0]
+    if policy.private_tags:  # the kept ones are there, with their creator
+        assert '"00091027"' in row["header_json"] and '"00090010"' in row["header_json"]
+    else:
+        assert '"0009' not in row["header_json"]

@@ -165,7 +165,8 @@ def extract(uri: str, fp: BinaryIO, size: int, deid: Deidentifier | None, run_id
             fp, body = _Shifted(fp, start), size - start
             out.warnings.append(("stray_bytes", f"{start} stray byte(s) before the first element: "
                                                 f"read from byte {start}"))
-        header = fast_header.read(fp, body) if kind == "part10" else None
+        header = fast_header.read(fp, body, deid.private_rule() if deid is not None else None) \
+            if kind == "part10" else None
         if header is not None and header.sop_class != DICOMDIR_SOP_CLASS:
             if header.stop < body:
                 _check_pixels(header.pixel_head, header.stop, body, header.implicit, header.little)

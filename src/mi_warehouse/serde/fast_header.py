@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR as _VR
 
-from .raw_elements import NeedsPydicom, charset_codec, decode, resolve_vr
+from .raw_elements import DECODERS, NeedsPydicom, charset_codec, decode, resolve_vr
 
 IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"
 DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")  # pydicom inflates: left to it
@@ -63,16 +63,19 @@ class Header:
     pixel_head: bytes  # up to 12 bytes of the Pixel Data element's header (b"" without one)
 
 
-def read(fp: BinaryIO, size: int) -> Header | None:
+def read(fp: BinaryIO, size: int, private: tuple | None = None) -> Header | None:
     """The header of the Part 10 file `fp` (at its start, `size` bytes), or None: read it with pydicom.
 
-    Leaves `fp` wherever it read to; the caller seeks back to 0 before pydicom reads it.
+    `private`: None to read every private attribute; else `(keep_any, keeps)` from the
+    de-identifier, and the private attributes it would drop are skipped unread (creators are read
+    when `keep_any`; a data element when `keeps(tag, creator value or None)`). Leaves `fp`
+    wherever it read to; the caller seeks back to 0 before pydicom reads it.
     """
     want = min(size, FIRST_READ)
     buf = fp.read(want)
     while True:
         try:
-            return _parse(buf, size)
+            return _parse(buf, size, private)
         except _More:
             if len(buf) >= size:
                 return None
@@ -84,7 +87,7 @@ def read(fp: BinaryIO, size: int) -> Header | None:
             return None
 
 
-def _parse(buf: bytes, size: int) -> Header:
+def _parse(buf: bytes, size: int, private: tuple | None) -> Header:
     if len(buf) < 132 or buf[128:132] != b"DICM":
         raise Unsupported("no preamble")
     meta, pos = _meta(buf, 132, size)
@@ -103,7 +106,7 @@ def _parse(buf: bytes, size: int) -> Header:
     looks_implicit = not (0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B)
     if looks_implicit != implicit:
         raise Unsupported("VR encoding other than the transfer syntax says")
-    reader = _Reader(buf, size, implicit, little)
+    reader = _Reader(buf, size, implicit, little, private)
     top, stop, enc = reader.dataset(pos, None, "latin_1", top=True)
     if not top:
         raise Unsupported("empty data set")
@@ -152,10 +155,10 @@ def _meta(buf: bytes, pos: int, size: int) -> tuple[dict, int]:
 
 
 class _Reader:
-    __slots__ = ("buf", "size", "implicit", "little", "e", "explicit_head", "implicit_head", "u32")
+    __slots__ = ("buf", "size", "implicit", "little", "private", "e", "explicit_head", "implicit_head", "u32")
 
-    def __init__(self, buf: bytes, size: int, implicit: bool, little: bool):
-        self.buf, self.size, self.implicit, self.little = buf, size, implicit, little
+    def __init__(self, buf: bytes, size: int, implicit: bool, little: bool, private: tuple | None = None):
+        self.buf, self.size, self.implicit, self.little, self.private = buf, size, implicit, little, private
         self.e = e = "<" if little else ">"
         self.explicit_head = struct.Struct(e + "HH2sH").unpack_from
         self.implicit_head = struct.Struct(e + "HHL").unpack_from
@@ -167,33 +170,32 @@ class _Reader:
             raise Unsupported("element runs past the end of the file")
         raise _More
 
-    def dataset(self, pos: int, end: int, inherited: str | None, top: bool = False,
+    def dataset(self, pos: int, end: int | None, inherited: str | None, top: bool = False,
                 item: bool = False) -> tuple[list, int, str | None]:
-        """Elements from `pos` to `end` (or to the item delimiter when `item` and end is None):
-        (elements, where it stopped, the data set's codec)."""
+        """Elements from `pos` to `end` (None: to the item delimiter in an item, to Pixel Data or the
+        end of the file at the top level): (elements, where it stopped, the data set's codec)."""
         buf, n, implicit, little = self.buf, len(self.buf), self.implicit, self.little
         explicit_head, implicit_head, u32 = self.explicit_head, self.implicit_head, self.u32
-        vrs, resolve, dec = _VRS, resolve_vr, decode
+        vrs, resolve, decoders, private = _VRS, resolve_vr, DECODERS, self.private
         out: list = []
         append = out.append
         enc = inherited
         last = -1
         seen_text = False
-        first = True
+        first = item and not implicit
+        creators: dict = {}
+        long = True
         while end is None or pos < end:
             if pos + 8 > n:
                 if top and pos >= self.size:
                     break
                 self._need(pos + 8)
+            start = pos + 8
             if implicit:
                 group, elem, length = implicit_head(buf, pos)
-                tag = group << 16 | elem
                 vr = None
-                start = pos + 8
             else:
                 group, elem, vrb, length = explicit_head(buf, pos)
-                tag = group << 16 | elem
-                start = pos + 8
                 if group == 0xFFFE:
                     vr = None
                     (length,) = u32(buf, pos + 4)
@@ -207,25 +209,25 @@ class _Reader:
                             self._need(start + 4)
                         (length,) = u32(buf, start)
                         start += 4
-            if tag == ITEM_END:
-                if item and end is None:
-                    return out, start, enc
-                raise Unsupported("item delimiter out of place")
-            if group == 0xFFFE:
-                raise Unsupported("item tag out of place")
-            if top and tag in PIXEL_TAGS:
-                if not implicit and not long:
-                    raise Unsupported("Pixel Data with a short VR")
-                return out, pos, enc
+            tag = group << 16 | elem
+            if tag >= 0x7FE00008:
+                if group == 0xFFFE:
+                    if tag == ITEM_END and item and end is None:
+                        return out, start, enc
+                    raise Unsupported("item tag or delimiter out of place")
+                if top and tag in PIXEL_TAGS:
+                    if not implicit and not long:
+                        raise Unsupported("Pixel Data with a short VR")
+                    return out, pos, enc
             if tag <= last:
                 raise Unsupported("tags out of order or repeated")
-            if first and item and not implicit:
+            last = tag
+            if first:
                 first = False  # pydicom reads an item that looks implicit as implicit: left to it
                 if not (0x40 < buf[pos + 4] < 0x5B and 0x40 < buf[pos + 5] < 0x5B):
                     raise Unsupported("implicit VR item in an explicit VR data set")
-            last = tag
             if vr is None or vr == "UN":
-                if vr is None and implicit and length == UNDEFINED:
+                if vr is None and length == UNDEFINED:
                     vr = self._implicit_undefined(tag, start)
                 else:
                     vr = resolve(tag)
@@ -233,12 +235,22 @@ class _Reader:
                         raise Unsupported("UN of undefined length")
                     if vr in _PYDICOM_VRS and (not implicit or vr != "SQ"):
                         raise Unsupported("VR left to pydicom")
+            creator = False
+            if group & 1 and private is not None:  # de-identifying: skip what the de-identifier drops
+                keep_any, keeps = private
+                if keep_any and 0x10 <= elem <= 0xFF:
+                    creator = True
+                elif not keep_any or elem < 0x1000 or not keeps(tag, creators.get(tag & 0xFFFF0000 | elem >> 8)):
+                    pos = self._skip(tag, vr, start, length, end, enc)
+                    continue
             if length == UNDEFINED:
                 if vr != "SQ":
                     raise Unsupported("undefined length value")
                 seen_text = True
                 value, pos = self._sequence(start, None, enc)
                 append((tag, "SQ", value))
+                if creator:
+                    creators[tag] = value
                 continue
             stop = start + length
             if stop > n:
@@ -248,36 +260,46 @@ class _Reader:
             if tag == CHARSET:  # before the empty-value rule: an empty set is the default repertoire
                 if seen_text:
                     raise Unsupported("text or a sequence before the character set")
-                value = dec(vr, buf[start:stop], little, "latin_1")
+                value = decode(vr, buf[start:stop], little, "latin_1")
                 enc = charset_codec(value)
                 if enc is None:
                     raise Unsupported("character set left to pydicom")
-                append((tag, vr, value))
-                pos = stop
-                continue
-            if vr == "SQ":
+            elif vr == "SQ":
                 seen_text = True
                 value, _ = self._sequence(start, stop, enc)
-                append((tag, "SQ", value))
-                pos = stop
-                continue
-            if length == 0 and (vr is not None and (implicit or vr not in _TEXT or vr in ("DS", "IS"))):
+                vr = "SQ"
+            elif length == 0 and (implicit or vr not in _TEXT or vr == "DS" or vr == "IS"):
                 # pydicom keeps no bytes for an empty value of these: it decodes it, and names the VR
-                if implicit and ((tag >> 16) & 1 or vr in _PYDICOM_VRS):
+                if implicit and (group & 1 or vr in _PYDICOM_VRS):
                     raise Unsupported("empty private or ambiguous element")
-                append((tag, vr, None))
-                pos = stop
-                continue
-            if vr in _TEXT:
-                seen_text = True
-                value = dec(vr, buf[start:stop], little, enc)
+                value = None
             else:
-                value = dec(vr, buf[start:stop], little, enc)
+                f = decoders.get(vr)
+                if f is None:
+                    raise Unsupported("VR left to pydicom")
+                if vr in _TEXT:
+                    seen_text = True
+                value = f(buf[start:stop], little, enc)
             append((tag, vr, value))
+            if creator:
+                creators[tag] = value
             pos = stop
         if end is not None and pos != end:
             raise Unsupported("data set does not end where its length says")
         return out, pos, enc
+
+    def _skip(self, tag: int, vr: str, start: int, length: int, end: int | None, enc) -> int:
+        """Past an element left out (a private attribute the de-identifier drops): where the next starts."""
+        if length == UNDEFINED:
+            if vr != "SQ":
+                raise Unsupported("undefined length value")
+            return self._sequence(start, None, enc)[1]
+        stop = start + length
+        if stop > len(self.buf):
+            self._need(stop)
+        if end is not None and stop > end:
+            raise Unsupported("element runs past its item")
+        return stop
 
     def _implicit_undefined(self, tag: int, start: int) -> str:
         """The VR of an implicit VR element of undefined length: SQ by the dictionary, or, for an

@@ -91,49 +91,88 @@ def decode(vr: str, data: bytes, little: bool, enc: str | None) -> Any:
 
     `enc`: the Python codec of the dataset's character set, None where pydicom must decode text.
     Raises NeedsPydicom for what this module leaves to pydicom. Both readers (pydicom's raw
-    elements here, `fast_header` on its own bytes) decode through this one function, so their
-    values are the same.
+    elements here, `fast_header` on its own bytes) decode through this one table (`DECODERS`:
+    one small function per VR), so their values are the same.
     """
-    if vr in BINARY_VRS:
-        return data
-    fmt = NUMBER_FORMATS.get(vr)
-    if fmt is not None:
-        size = _SIZES[fmt]
+    f = DECODERS.get(vr)
+    if f is None:  # SQ, ambiguous VRs: pydicom decides
+        raise NeedsPydicom(vr)
+    return f(data, little, enc)
+
+
+def _binary(data: bytes, little: bool, enc) -> bytes:
+    return data
+
+
+def _numbers(fmt: str):
+    size = struct.calcsize(fmt)
+    one_le, one_be = struct.Struct("<" + fmt).unpack, struct.Struct(">" + fmt).unpack
+
+    def numbers(data: bytes, little: bool, enc) -> Any:
         n = len(data) // size
+        if n == 1:
+            return (one_le if little else one_be)(data[:size])[0]
         if not n:
             return None
-        if n == 1:
-            return _unpack(("<" if little else ">") + fmt, data[:size])[0]
         return list(_unpack(("<" if little else ">") + fmt * n, data[: n * size]))
-    if vr == "AT":
-        n = len(data) // 4
-        vals = _unpack(("<" if little else ">") + "HH" * n, data[: n * 4])
-        tags = [(vals[2 * i] << 16) | vals[2 * i + 1] for i in range(n)]
-        return (tags[0] if n == 1 else tags) if n else None
-    if vr in DEFAULT_ONLY_VRS:
-        text = data.decode("latin_1")
-    elif (vr in TEXT_VRS or vr in SINGLE_TEXT_VRS) and enc is not None:
-        text = data.decode(enc, errors="replace")
-    else:  # SQ, ISO 2022 text, ambiguous VRs: pydicom decides
-        raise NeedsPydicom(vr)
-    text = text.rstrip("\x00 ") if vr != "UI" else text.rstrip("\x00").strip()
-    if vr in _LONG_TEXT:
-        text = text.rstrip()
+    return numbers
+
+
+def _tags(data: bytes, little: bool, enc) -> Any:
+    n = len(data) // 4
+    vals = _unpack(("<" if little else ">") + "HH" * n, data[: n * 4])
+    tags = [(vals[2 * i] << 16) | vals[2 * i + 1] for i in range(n)]
+    return (tags[0] if n == 1 else tags) if n else None
+
+
+def _values(text: str) -> Any:
+    """Text of a multi-valued VR: None when empty, one stripped value or a list of them."""
     if not text:
         return None
-    if vr == "PN":
-        names = [PersonName(v) for v in text.split("\\")]
-        return names[0] if len(names) == 1 else names
-    if vr in SINGLE_TEXT_VRS:
-        return text
     if "\\" in text:
         return [v.strip() for v in text.split("\\")]
     return text.strip()
 
 
-_SIZES = {f: struct.calcsize(f) for f in NUMBER_FORMATS.values()}
+def _ascii(data: bytes, little: bool, enc) -> Any:  # AE AS CS DA DS DT IS TM: the default repertoire
+    return _values(data.decode("latin_1").rstrip("\x00 "))
+
+
+def _uid(data: bytes, little: bool, enc) -> Any:
+    return _values(data.decode("latin_1").rstrip("\x00").strip())
+
+
+def _uri(data: bytes, little: bool, enc) -> Any:
+    return data.decode("latin_1").rstrip("\x00 ") or None
+
+
+def _coded(data: bytes, enc: str | None) -> str:
+    if enc is None:  # ISO 2022 or an unknown character set: pydicom decides
+        raise NeedsPydicom("text")
+    return data.decode(enc, errors="replace").rstrip("\x00 ")
+
+
+def _text(data: bytes, little: bool, enc) -> Any:  # LO SH UC
+    return _values(_coded(data, enc))
+
+
+def _long_text(data: bytes, little: bool, enc) -> Any:  # LT ST UT: one value, never split
+    return _coded(data, enc).rstrip() or None
+
+
+def _person_names(data: bytes, little: bool, enc) -> Any:
+    text = _coded(data, enc)
+    if not text:
+        return None
+    names = [PersonName(v) for v in text.split("\\")]
+    return names[0] if len(names) == 1 else names
+
+
 _unpack = struct.unpack
-_LONG_TEXT = frozenset({"LT", "ST", "UT"})
+DECODERS = {**dict.fromkeys(BINARY_VRS, _binary), **{vr: _numbers(f) for vr, f in NUMBER_FORMATS.items()},
+            "AT": _tags, **dict.fromkeys(("AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM"), _ascii), "UI": _uid,
+            "UR": _uri, "LO": _text, "SH": _text, "UC": _text, "LT": _long_text, "ST": _long_text,
+            "UT": _long_text, "PN": _person_names}
 
 
 def elements(ds, inherited: str | None = "latin_1") -> Iterator[tuple[int, str, Any]]:

@@ -133,6 +133,16 @@ class Deidentifier:
             out.sort(key=itemgetter(0))
         return out
 
+    def private_rule(self) -> tuple:
+        """For `serde.fast_header.read`: what it may skip unread, as `_private` decides: (whether any
+        private attribute is kept at all, `keeps_private`)."""
+        return self._keep_private, self.keeps_private
+
+    def keeps_private(self, tag: int, creator_value) -> bool:
+        """Whether the private data element `tag` (element 10xx-FFxx) is kept, under the value of its
+        private creator element (None without one)."""
+        return tag in self._private_tags or (tag >> 16, _text(creator_value), tag & 0xFF) in self._safe
+
     # --- the walker ---------------------------------------------------------------------
     def _walk(self, items, subj: Subject, enc, clean: bool = False) -> list[Element]:
         exact, unlisted, handlers = self._exact, self._unlisted, self._handlers
@@ -185,8 +195,7 @@ class Deidentifier:
             return
         block = (group, elem >> 8)
         c = creators.get(block)
-        creator = _text(c[2]) if c else None
-        if tag not in self._private_tags and (group, creator, elem & 0xFF) not in self._safe:
+        if not self.keeps_private(tag, c[2] if c else None):
             return
         if c and not c[3]:
             append(c[:3])
