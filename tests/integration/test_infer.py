@@ -15,6 +15,10 @@ from mi_warehouse.synth import generate
 from mi_warehouse.migrations.runner import Migrator
 from mi_warehouse.models.registry import VersionConflict, register, require
 
+from mi_warehouse.inference.run import build_plan
+from mi_warehouse.inference.sql import Spread
+from mi_warehouse.udfs.providers import driver_device_count, gpu_providers_built
+
 from ..conftest import REPO
 from ..unit.udfs_builders import card_dict, write_model
 
@@ -67,7 +71,9 @@ def test_infer_scores_the_cohort_with_one_error_for_one_corrupt_image(world):
     summary = run_inference(s, st, "tiny-cnn:1.0.0", "chest")
     assert summary.input_rows == len(files) and summary.scored == len(files)
     assert (summary.rows_ok, summary.rows_error) == (len(files) - 1, 1)
-    assert summary.provider == "cpu"
+    assert summary.provider.split(" ")[0] == "cpu"
+    if gpu_providers_built() and driver_device_count() == 0:  # a GPU wheel on a CPU node: not silent
+        assert summary.provider.startswith("cpu (fallback: ") and "CUDA" in summary.provider
     rows = s.execute(f"SELECT sop_instance_uid, status, error, probability, size(scores) "
                      f"FROM {st.database}.predictions WHERE model_name = 'tiny-cnn' AND model_version = '1.0.0'").rows
     assert len(rows) == len(files) == len({r[0] for r in rows})
@@ -130,3 +136,35 @@ def test_print_sql_is_a_cluster_script(world):
     assert "ADD FILE file://" in text and "card.json;" in text
     assert "USING 'python3 -m mi_warehouse.udfs.onnx_infer --model-file model.onnx" in text
     assert "INSERT OVERWRITE TABLE" in text and "PARTITION (model_name = 'tiny-cnn'" in text
+
+
+# a TRANSFORM whose script answers with its process id: how many script instances ran
+_PID_SCRIPT = ('{python} -c "import os, sys; [print(line.rstrip(chr(10)).split(chr(9))[0] + chr(9) + str(os.getpid())) '
+               'for line in sys.stdin]"')
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+def test_the_transform_runs_as_many_script_instances_as_asked(world, instances):
+    import sys
+
+    s, st = world["session"], world["settings"]
+    mv = require(s, st, "tiny-cnn:1.0.0")
+    plan = build_plan(s, st, mv, "chest", "r_spread", force=True, spread=Spread(instances, 0))
+    assert f"--decode-processes 0" in plan.command
+    script = _PID_SCRIPT.format(python=sys.executable)
+    rows = s.execute(f"SELECT TRANSFORM (todo.sop_instance_uid) USING '{script}' AS (sop STRING, pid STRING)\n"
+                     f"FROM (\n{plan.transform_input()}\n) todo").rows
+    assert sorted(r[0] for r in rows) == sorted(r[0] for r in s.execute(plan.todo_query()).rows)
+    per_pid = {}
+    for _, pid in rows:
+        per_pid[pid] = per_pid.get(pid, 0) + 1
+    assert len(per_pid) == instances, per_pid
+    assert max(per_pid.values()) - min(per_pid.values()) <= 1  # round robin: balanced
+
+
+def test_default_spread_scores_the_cohort_on_every_core(world):
+    s, st = world["session"], world["settings"]
+    summary = run_inference(s, st, "tiny-cnn:1.0.0", "chest", force=True, spread=Spread(2, 0))
+    assert summary.rows_ok + summary.rows_error == summary.input_rows == len(chest_files(world))
+    run = s.execute(f"SELECT provider FROM {st.database}.inference_runs WHERE run_id = '{summary.run_id}'").scalar()
+    assert run == summary.provider and run.split(" ")[0] == "cpu"

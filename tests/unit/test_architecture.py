@@ -14,14 +14,20 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "src" / "mi_warehouse"
 SHARED = {"errors", "config", "serde", "engine", "runtime", "progress", "__init__"}
-FEATURES = {"loaders", "inference", "migrations", "dbt_like", "models", "udfs", "audit", "synth", "reports"}
+FEATURES = {"loaders", "inference", "migrations", "dbt_like", "models", "udfs", "audit", "synth", "reports",
+            "explain"}
 ALLOWED = {
     ("inference", "models"): "infer resolves a registered model version",
+    ("inference", "udfs"): "infer sizes the TRANSFORM to the node's cores and GPUs, counted as the script counts them",
     ("udfs", "models"): "the TRANSFORM script reads the model-card contract (connection-free)",
     ("models", "udfs"): "training uses the inference preprocessing, so the two cannot drift",
     ("models", "synth"): "the demo CNN trains on a synthetic corpus",
     ("audit", "loaders"): "the audit reads original headers the way the loader does",
     ("audit", "synth"): "",
+    ("explain", "models"): "explain resolves a registered model version and reads its card",
+    ("explain", "udfs"): "explain decodes and preprocesses with the inference code, so maps show what was scored",
+    ("explain", "inference"): "explain resolves --cohort as infer does",
+    ("reports", "explain"): "the report's gallery reads explain's maps and its PHI-side location rule",
 }
 
 

@@ -27,7 +27,7 @@ from ..runtime import rows as table_rows
 from ..runtime import runs
 from ..runtime.lineage import Emitter
 from ..runtime.tables import INFERENCE_RUNS
-from .sql import InferPlan, cluster_preamble, cohort_relation, script_command
+from .sql import InferPlan, Spread, cluster_preamble, cohort_relation, node_spread, script_command
 
 
 
@@ -57,9 +57,22 @@ def new_run_id() -> str:
     return runs.new_run_id("inf")
 
 
+def this_node_spread() -> Spread:
+    """The spread of the embedded engine, which runs its tasks on this machine (local[*]): its
+    usable cores and the GPUs the script could use, counted as the script counts them."""
+    from ..udfs.decode_pool import usable_cpus
+    from ..udfs.providers import driver_device_count, gpu_providers_built
+
+    gpus = driver_device_count() if gpu_providers_built() else 0
+    return node_spread(usable_cpus(), gpus)
+
+
 def build_plan(session: Session, settings: Settings, model: registry.ModelVersion, cohort: str, run_id: str,
                force: bool = False, batch_size: int = 32, python: str | None = None,
-               for_cluster: bool = False, providers: str = "auto") -> InferPlan:
+               for_cluster: bool = False, providers: str = "auto",
+               spread: Spread | None = None) -> InferPlan:
+    """The statements of one run. `spread`: script instances and their decode pools (default: this
+    node's for the embedded engine; none on a cluster, where the engine's own plan stands)."""
     table = metastore.describe(session, f"{settings.database}.predictions")
     db_location = table.location.rsplit("/", 1)[0]
     if for_cluster:
@@ -72,16 +85,20 @@ def build_plan(session: Session, settings: Settings, model: registry.ModelVersio
                                    "engine reads models from a local model store (use --print-sql on a cluster)")
         model_file, card_file = model_path, filesystem(model.card_uri)[1]
         python = python or sys.executable
+    if spread is None and not for_cluster:
+        spread = this_node_spread()
     cmd = script_command(python, model_file, model.sha256, card_file, model.name, model.version, batch_size,
-                         ["--providers", providers])
+                         ["--providers", providers, *(spread.script_args() if spread else [])])
     return InferPlan(run_id, model.name, model.version, settings.database, settings.phi_database,
-                     cohort_relation(cohort, settings.database), f"{db_location}/_work/infer_{run_id}", cmd, force)
+                     cohort_relation(cohort, settings.database), f"{db_location}/_work/infer_{run_id}", cmd, force,
+                     instances=spread.instances if spread else 0, engine=session.info.name)
 
 
 def print_sql(session: Session, settings: Settings, model_ref: str, cohort: str, force: bool = False,
-              batch_size: int = 32) -> str:
+              batch_size: int = 32, spread: Spread | None = None) -> str:
     model = registry.require(session, settings, model_ref)
-    plan = build_plan(session, settings, model, cohort, "RUN_ID", force, batch_size, for_cluster=True)
+    plan = build_plan(session, settings, model, cohort, "RUN_ID", force, batch_size, for_cluster=True,
+                      spread=spread)
     lines = [f"-- mi-warehouse infer --model {model_ref} (sha256 {model.sha256}) --cohort {cohort}"]
     lines += cluster_preamble(model.uri, model.card_uri, session.info.name)
     lines += [s + ";" for s in plan.statements()] + [s + ";" for s in plan.cleanup()]
@@ -90,10 +107,12 @@ def print_sql(session: Session, settings: Settings, model_ref: str, cohort: str,
 
 def run_inference(session: Session, settings: Settings, model_ref: str, cohort: str, force: bool = False,
                   batch_size: int = 32, providers: str = "auto",
-                  log: Callable[[str], None] = lambda m: None, lock_timeout: float = 3600.0) -> InferSummary:
+                  log: Callable[[str], None] = lambda m: None, lock_timeout: float = 3600.0,
+                  spread: Spread | None = None) -> InferSummary:
     model = registry.require(session, settings, model_ref)
     run_id = new_run_id()
-    plan = build_plan(session, settings, model, cohort, run_id, force, batch_size, providers=providers)
+    plan = build_plan(session, settings, model, cohort, run_id, force, batch_size, providers=providers,
+                      spread=spread)
     lock = command_lock(settings, f"infer.{model.name}.{model.version}", "infer")
     lock.acquire(lock_timeout, on_wait=lambda h: log(f"waiting for another inference with this model ({h})"))
     cohort_ds = [plan.cohort.replace("`", "")] if not plan.cohort.startswith("(") else []

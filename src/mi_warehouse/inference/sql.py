@@ -8,6 +8,15 @@ One run:
 So an image never gets two predictions from one model version, a re-run recomputes only errors
 and new images, and a run that dies before step 3 leaves `predictions` untouched. The work
 tables are external tables under `<db location>/_work/` (hidden from readers of the database).
+
+Every core busy: the engine runs one script process per task (Spark's ScriptTransformationExec
+and Hive's ScriptOperator both start the command once per task), so step 1 spreads the images
+over `instances` tasks before the TRANSFORM: on Spark a `REPARTITION(n)` hint (round robin, a
+user-given number that adaptive execution does not coalesce; a plain DISTRIBUTE BY would be
+coalesced into one task because the rows are small), on Hive `DISTRIBUTE BY` with
+`mapreduce.job.reduces = n` (the TRANSFORM then runs in the n reducers; Tez honours the same
+setting with auto reducer parallelism off), reset after the statement. `instances` = 0 leaves
+the plan as the engine makes it.
 """
 
 from __future__ import annotations
@@ -59,8 +68,29 @@ class InferPlan:
     command: str  # the TRANSFORM script command line
     force: bool = False
     embeddings: bool = False
+    instances: int = 0  # script instances (tasks) the TRANSFORM is spread over; 0: as planned
+    engine: str = "spark"  # the dialect the statements are written for
 
-    TRANSFORM_STATEMENT = 2  # index in statements() of the INSERT ... SELECT TRANSFORM
+    @property
+    def TRANSFORM_STATEMENT(self) -> int:  # noqa: N802 - index in statements() of the TRANSFORM
+        return 2 + len(self._spread_settings())
+
+    def _spread_settings(self) -> list[str]:
+        """The SETs before the TRANSFORM (Hive: the reducer count); see the module docstring."""
+        if self.instances < 1 or self.engine != "hive":
+            return []
+        return ["SET hive.tez.auto.reducer.parallelism=false",
+                f"SET mapreduce.job.reduces={int(self.instances)}"]
+
+    def transform_input(self) -> str:
+        """The TRANSFORM's FROM relation (without alias): the todo rows, spread over
+        `instances` tasks (see the module docstring)."""
+        todo = self.todo_query()
+        if self.instances < 1:
+            return todo
+        if self.engine == "hive":
+            return f"SELECT q.* FROM (\n  {todo}\n  ) q\n  DISTRIBUTE BY q.sop_instance_uid"
+        return f"SELECT /*+ REPARTITION({int(self.instances)}) */ q.* FROM (\n  {todo}\n  ) q"
 
     @property
     def work_new(self) -> str:
@@ -104,14 +134,17 @@ class InferPlan:
         kept = ", ".join(f"p.{n}" for n, _ in PREDICTION_COLUMNS)
         if "'" in self.command:
             raise MiWarehouseError(f"the TRANSFORM command may not contain a single quote: {self.command}")
+        spread = self._spread_settings()
         return [
             self._create(self.work_new, "new"),
             self._create(self.work_all, "all"),
+            *spread,
             f"INSERT INTO TABLE {lit.identifier(self.work_new)}\n"
             f"SELECT {names}\n"
             f"FROM (\n  SELECT TRANSFORM (todo.sop_instance_uid, todo.image_uri, todo.frame)\n"
             f"  USING '{self.command}'\n  AS ({out_cols})\n"
-            f"  FROM (\n  {self.todo_query()}\n  ) todo\n) t",
+            f"  FROM (\n  {self.transform_input()}\n  ) todo\n) t",
+            *(["SET mapreduce.job.reduces=-1"] if spread else []),
             f"INSERT INTO TABLE {lit.identifier(self.work_all)}\n"
             f"SELECT * FROM {lit.identifier(self.work_new)}\n"
             f"UNION ALL\n"
@@ -127,6 +160,29 @@ class InferPlan:
     def cleanup(self) -> list[str]:
         return [f"DROP TABLE IF EXISTS {lit.identifier(self.work_new)}",
                 f"DROP TABLE IF EXISTS {lit.identifier(self.work_all)}"]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How one node runs the TRANSFORM: `instances` script processes (tasks), each decoding in
+    `decode_processes` worker processes (0: a thread of its own)."""
+
+    instances: int
+    decode_processes: int
+
+    def script_args(self) -> list[str]:
+        return ["--decode-processes", str(self.decode_processes)]
+
+
+def node_spread(cores: int, gpus: int = 0) -> Spread:
+    """Every core busy. CPU node: one script instance per core, each decoding in a thread
+    beside its onnxruntime thread (decode and inference overlap; more processes would only
+    oversubscribe the cores). GPU node: one instance per GPU (each locks its own), each with
+    the node's other cores as decode worker processes."""
+    cores = max(1, cores)
+    if gpus > 0:
+        return Spread(gpus, max(1, cores // gpus - 1))
+    return Spread(cores, 0)
 
 
 def script_command(python: str, model_file: str, sha256: str, card_file: str, name: str, version: str,
