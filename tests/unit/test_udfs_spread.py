@@ -21,7 +21,8 @@ def test_cpu_node_one_instance_per_core_gpu_node_one_per_gpu():
     assert node_spread(16, gpus=1) == Spread(1, 15)
     assert node_spread(16, gpus=8) == Spread(8, 1)
     assert node_spread(0) == Spread(1, 0)
-    assert Spread(2, 0).script_args() == ["--decode-processes", "0"]
+    assert Spread(2, 0).script_args() == ["--decode-processes", "0", "--prefetch", "4"]
+    assert Spread(1, 15).script_args()[-1] == "17"  # a batch in flight per decode process
 
 
 def test_spark_plan_repartitions_the_todo_rows_into_n_tasks():

@@ -171,7 +171,10 @@ class Spread:
     decode_processes: int
 
     def script_args(self) -> list[str]:
-        return ["--decode-processes", str(self.decode_processes)]
+        """The script's decode settings. Batches in flight are bounded by the prefetch queue, so
+        it holds one batch per decode process and two more (memory: prefetch x batch tensors)."""
+        return ["--decode-processes", str(self.decode_processes),
+                "--prefetch", str(max(4, self.decode_processes + 2))]
 
 
 def node_spread(cores: int, gpus: int = 0) -> Spread:
