@@ -127,9 +127,9 @@ def _validate(torch, net, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         return roc_auc(y, torch.softmax(logits, dim=1)[:, 1].numpy()), loss
 
 
-def train(data: ChestImages, splits: dict, epochs: int, seed: int, log=print):
+def train(data: ChestImages, splits: dict, epochs: int, seed: int, log=print, select: str = "auc"):
     """Fit the CNN on the train split; returns the net at its best validation AUC (ties: lowest
-    validation loss), and that epoch."""
+    validation loss), or with ``select="loss"`` at its lowest validation loss, and that epoch."""
     import torch
 
     torch.manual_seed(seed)
@@ -140,7 +140,7 @@ def train(data: ChestImages, splits: dict, epochs: int, seed: int, log=print):
     steps = epochs * ((len(xt) + 63) // 64)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     loss_fn = torch.nn.CrossEntropyLoss()
-    best = ((-1.0, 0.0), 0, None)
+    best = ((-float("inf"), 0.0), 0, None)
     for epoch in range(1, epochs + 1):
         net.train()
         perm = torch.randperm(len(xt))
@@ -157,8 +157,9 @@ def train(data: ChestImages, splits: dict, epochs: int, seed: int, log=print):
         val_auc, val_loss = _validate(torch, net, data.x[splits["val"]], data.y[splits["val"]])
         log(f"epoch {epoch:2d}  loss {total / len(xt):.4f}  val loss {val_loss:.4f}  "
             f"val AUC {val_auc:.4f}")
-        if (val_auc, -val_loss) > best[0]:
-            best = ((val_auc, -val_loss), epoch, {k: v.clone() for k, v in net.state_dict().items()})
+        score = (val_auc, -val_loss) if select == "auc" else (-val_loss, val_auc)
+        if score > best[0]:
+            best = (score, epoch, {k: v.clone() for k, v in net.state_dict().items()})
     net.load_state_dict(best[2])
     return net.eval(), best[1]
 
