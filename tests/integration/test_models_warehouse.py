@@ -48,7 +48,7 @@ TOL = 1e-9
 MODEL_NAMES = ["cohort_adult_chest_xr", "cohort_ct_pet", "cohort_longitudinal", "patient_split",
                "dataset_profile", "eval_predictions", "eval_unscored", "eval_metrics", "eval_calibration",
                "eval_metrics_by_site", "eval_metrics_by_manufacturer", "eval_compare_versions",
-               "longitudinal_scores", "model_lineage"]
+               "eval_site_shortcut", "eval_within_site_auc", "longitudinal_scores", "model_lineage"]
 GROUP = ("model_name", "model_version", "cohort", "split")
 T0 = dt.datetime(2025, 3, 1, 12, 0, 0)
 

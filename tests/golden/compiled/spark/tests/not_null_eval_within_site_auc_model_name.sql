@@ -1,0 +1,4 @@
+-- test not_null_eval_within_site_auc_model_name (not_null, from models/evaluation/schema.yml): passes when this returns no rows
+SELECT *
+FROM `mi`.`eval_within_site_auc`
+WHERE `model_name` IS NULL;
