@@ -442,6 +442,30 @@ def _warn_lineage(warnings: list[str]) -> None:
         click.echo(f"warning: {w}", err=True)
 
 
+@main.command("explain")
+@click.option("--model", "model_ref", required=True, help="NAME:VERSION of a registered model.")
+@click.option("--cohort", required=True, help="A table (db.table) or a SELECT returning sop_instance_uid.")
+@click.option("--out", required=True,
+              help="Output folder: a relative name goes under <PHI database location>/_explain/; "
+                   "an absolute one must be inside the PHI database's location.")
+@click.option("--method", type=click.Choice(["cam", "occlusion"]), default=None,
+              help="cam (class activation maps; the default when the card declares cam) or occlusion.")
+@click.option("--limit", type=int, default=None, help="At most this many images (in UID order).")
+@click.option("--grid", type=int, default=8, show_default=True,
+              help="Occlusion: the patch is 1/GRID of the model input's side, moved by half a patch.")
+@click.pass_context
+@reports_errors
+def explain_cmd(ctx, model_ref, cohort, out, method, limit, grid) -> None:
+    """Write a PNG overlay per image of where the model looked (PHI side of storage only)."""
+    from .explain.run import explain
+
+    with _connected(ctx) as (s, session):
+        summary = explain(session, s, model_ref, cohort, out, method, limit, grid, log=_info)
+    click.echo(f"{summary.written} of {summary.images} images explained with {model_ref} ({summary.method}) "
+               f"in {summary.seconds:.1f}s into {summary.out}"
+               + (f"; {len(summary.errors)} could not be read (see manifest.json)" if summary.errors else ""))
+
+
 @main.command("lineage")
 @click.argument("sop_instance_uid")
 @click.pass_context

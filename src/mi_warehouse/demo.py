@@ -2,7 +2,8 @@
 
 start the server -> apply migrations -> synthesise a corpus -> load it -> load its labels ->
 register the demo model -> build the chest cohort -> infer -> build every model (splits,
-evaluation, lineage) -> print the evaluation table and write the HTML report.
+evaluation, lineage) -> explain the most confident errors (saliency maps on the PHI side) ->
+print the evaluation table and write the HTML report with their gallery.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .engine.server import EmbeddedServer
 DEMO_MODEL_REF = "chest-finding-resnet:1.0.0"
 CHEST_COHORT = "cohort_adult_chest_xr"
 EVAL_COHORT = "adult_chest_xr"  # the cohort's name in the evaluation models
+GALLERY_SIZE = 4  # most confident false positives, false negatives and true positives shown with their maps
 
 
 @dataclass
@@ -102,12 +104,26 @@ def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
             from .reports.eval_report import write_eval_report
 
             t0 = time.monotonic()
+            maps = _saliency(session, settings)
+            step(f"saliency maps of the most confident errors: {maps.written} ({maps.method}) on the PHI side "
+                 f"at {maps.out}" if maps else "saliency maps: no image to explain", t0)
+            t0 = time.monotonic()
+            # the report embeds those maps: flagged as PHI (.miw/demo holds the source DICOM too)
             report = write_eval_report(session, settings, DEMO_MODEL_REF, EVAL_COHORT,
-                                       settings.home / "demo" / "report")
+                                       settings.home / "demo" / "report", gallery=maps.out if maps else "",
+                                       embed_phi=True, gallery_size=GALLERY_SIZE)
             step(f"report written: {report}", t0)
         except ImportError as e:  # matplotlib missing
             log(f"no report: {e}")
     return DemoResult(evaluation, report, time.monotonic() - t_start, steps)
+
+
+def _saliency(session, settings):
+    """Saliency overlays of the test split's gallery cases (most confident errors and true positives)."""
+    from .reports import gallery
+
+    cases = gallery.confident_errors(session, settings, DEMO_MODEL_REF, EVAL_COHORT, "test", GALLERY_SIZE)
+    return gallery.explain_cases(session, settings, DEMO_MODEL_REF, cases, "demo-gallery")
 
 
 def _check(summary) -> None:

@@ -56,6 +56,7 @@ NO_SERVER_CASES = [
     ["apply", "--status"], ["labels", "load", "{csv}"], ["model", "list"], ["model", "show", "m:1"],
     ["model", "register", "{csv}", "--name", "m", "--version", "1", "--card", "{csv}"],
     ["infer", "--model", "m:1", "--cohort", "mi.cohort"], ["lineage", "1.2.3"],
+    ["explain", "--model", "m:1", "--cohort", "mi.cohort", "--out", "maps"],
     ["run"], ["test"], ["sql", "SELECT 1"], ["load", "{csv}"], ["compact"],
 ]
 

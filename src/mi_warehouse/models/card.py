@@ -14,6 +14,7 @@ It has three parts:
     input: {name: image, layout: NCHW, channels: 1, height: 64, width: 64}
     output: {name: probabilities, kind: softmax}   # softmax | sigmoid | logits
     embedding_output: embedding          # or null
+    cam: {feature_map: TENSOR, weights: [INITIALIZER, ...]}   # optional: class activation maps
     preprocessing: {scaling: window, window: {center: null, width: null},
                     percentile: [1.0, 99.0], normalisation: {mean: 0.5, std: 0.25},
                     resize: bilinear}
@@ -27,6 +28,11 @@ It has three parts:
   it to the workers as ``card.json``). The accepted values are those the inference script
   can run: channels 1 or 3, resize ``bilinear`` only, a threshold in [0, 1] (``logits`` are
   softmaxed first), and normalisation mean/std as one number or one per channel.
+  ``cam`` (optional, written by ``to_dict()`` only when set) declares a global-average-pooling
+  model's class activation maps for ``mi-warehouse explain``: ``feature_map`` names the tensor
+  that enters the GlobalAveragePool (the last conv block's output; it need not be a graph
+  output), ``weights`` the Gemm/MatMul weight initializers from the pooled features to the
+  scores, in graph order (ReLUs between them are allowed). The worker-side script ignores it.
 
 * **The preprocessing settings** -- :class:`Preprocessing` (with :class:`Window` and
   :class:`Normalisation`) and :class:`InputSpec`. Their one implementation is
@@ -54,7 +60,7 @@ from typing import Any
 from mi_warehouse.models.card_fields import Fields as _Fields, show as _show
 from mi_warehouse.models.errors import ModelCardInvalid
 
-__all__ = ["InputSpec", "OutputSpec", "Window", "Normalisation", "Preprocessing", "Training",
+__all__ = ["InputSpec", "OutputSpec", "CamSpec", "Window", "Normalisation", "Preprocessing", "Training",
            "ModelCard", "ModelCardInvalid", "load_card",
            "LAYOUTS", "OUTPUT_KINDS", "SCALINGS", "RESIZES", "CHANNELS",
            "INPUT_COLUMNS", "OUTPUT_COLUMNS", "EMBEDDING_COLUMN", "output_columns"]
@@ -100,6 +106,15 @@ class OutputSpec:
 
     name: str
     kind: str
+
+
+@dataclass(frozen=True)
+class CamSpec:
+    """Class activation maps of a GAP model: the pooled feature map tensor and the classifier
+    weight initializers after the pool, in graph order (see the module docstring)."""
+
+    feature_map: str
+    weights: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,7 @@ class ModelCard:
     embedding_output: str | None = None
     training: Training = field(default_factory=Training)
     metrics: dict = field(default_factory=dict)
+    cam: CamSpec | None = None
 
     @property
     def positive_index(self) -> int:
@@ -168,7 +184,7 @@ class ModelCard:
         """Validate ``data`` (parsed YAML/JSON); errors name ``source`` and the field."""
         f = _Fields(data, "", source).expect(
             "name", "version", "description", "labels", "positive_label", "decision_threshold",
-            "input", "output", "embedding_output", "preprocessing", "training", "metrics")
+            "input", "output", "embedding_output", "preprocessing", "training", "metrics", "cam")
         name = f.text("name", pattern=_NAME)
         version = f.text("version", pattern=_SEMVER)
         description = f.text("description", "", empty=True)
@@ -195,11 +211,12 @@ class ModelCard:
             json.dumps(metrics, allow_nan=False)
         except (TypeError, ValueError) as exc:
             f.fail("metrics", f"must be plain JSON data ({exc})")
+        cam = _cam(f.sub("cam")) if f.raw("cam", None) is not None else None
         f.done()
         return cls(name=name, version=version, description=description, labels=labels,
                    positive_label=positive, decision_threshold=threshold, input=inp, output=out,
                    embedding_output=embedding, preprocessing=prep, training=training,
-                   metrics=metrics)
+                   metrics=metrics, cam=cam)
 
     @classmethod
     def from_json(cls, text: str, source: str = "model card") -> "ModelCard":
@@ -214,7 +231,7 @@ class ModelCard:
     def to_dict(self) -> dict:
         """The card as plain data, every key present, in the documented order."""
         p = self.preprocessing
-        return {
+        d = {
             "name": self.name, "version": self.version, "description": self.description,
             "labels": list(self.labels), "positive_label": self.positive_label,
             "decision_threshold": self.decision_threshold,
@@ -235,6 +252,9 @@ class ModelCard:
                          "parent_version": self.training.parent_version},
             "metrics": json.loads(json.dumps(self.metrics)),
         }
+        if self.cam is not None:  # optional, additive: absent when not declared
+            d["cam"] = {"feature_map": self.cam.feature_map, "weights": list(self.cam.weights)}
+        return d
 
     def to_json(self, indent: int | None = None) -> str:
         """The card as JSON (compact by default), readable by :meth:`from_json`."""
@@ -310,6 +330,22 @@ def _preprocessing(f: _Fields, channels: int) -> Preprocessing:
                          resize=f.text("resize", "bilinear", choices=RESIZES))
     f.done()
     return prep
+
+
+def _cam(f: _Fields) -> CamSpec:
+    f.expect("feature_map", "weights")
+    feature_map = f.text("feature_map")
+    weights = f.raw("weights")
+    if isinstance(weights, str):
+        weights = [weights]
+    if not isinstance(weights, list) or not weights:
+        f.fail(f.path("weights"), f"must be a weight initializer name or a non-empty list of them "
+                                  f"(got {_show(weights)})")
+    for i, w in enumerate(weights):
+        if not isinstance(w, str) or not w.strip():
+            f.fail(f"{f.path('weights')}[{i}]", f"must be a non-empty string (got {_show(w)})")
+    f.done()
+    return CamSpec(feature_map=feature_map, weights=tuple(weights))
 
 
 def _training(f: _Fields) -> Training:

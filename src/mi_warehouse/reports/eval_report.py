@@ -98,9 +98,21 @@ def load_report_data(session, settings: Settings, model_ref: str, cohort: str, s
 
 
 def write_eval_report(session, settings: Settings, model_ref: str, cohort: str, out_dir: Path | str,
-                      split: str = "test") -> Path:
-    """Write `<out_dir>/index.html` for `model_ref` ('name:version') on `cohort`; return its path."""
-    return render_report(load_report_data(session, settings, model_ref, cohort, split), out_dir)
+                      split: str = "test", gallery: str | None = None, embed_phi: bool = False,
+                      gallery_size: int = 4) -> Path:
+    """Write `<out_dir>/index.html` for `model_ref` ('name:version') on `cohort`; return its path.
+    `gallery`: an explain output folder; the report then shows the `gallery_size` most confident
+    false positives, false negatives and true positives with their maps, under the PHI rule of
+    `reports/gallery.py`."""
+    data = load_report_data(session, settings, model_ref, cohort, split)
+    section = ""
+    if gallery is not None:
+        from . import gallery as saliency
+
+        saliency.check_report_folder(session, settings, out_dir, embed_phi)
+        cases = saliency.confident_errors(session, settings, model_ref, cohort, split, gallery_size)
+        section = saliency.gallery_html(cases, gallery)
+    return render_report(data, out_dir, section)
 
 
 # --- computing --------------------------------------------------------------------------------
@@ -298,12 +310,17 @@ th { background: #f4f6f8; text-align: left; font-weight: 600; } td { text-align:
 td.key { text-align: left; font-family: monospace; } .confusion td { min-width: 7em; text-align: center; }
 td.good { background: #e8f5e9; } td.bad { background: #fdecea; }
 .plots { display: flex; flex-wrap: wrap; gap: 1.5em; } .plots img { max-width: 100%; border: 1px solid #eee; }
+.phi { background: #fdecea; border: 1px solid #c0392b; padding: 0.6em 1em; }
+.gallery { display: flex; flex-wrap: wrap; gap: 1em; } .gallery figure { margin: 0; max-width: 260px; }
+.gallery img { width: 256px; border: 1px solid #eee; } figcaption { font-size: 0.85em; color: #444; }
 footer { color: #888; font-size: 0.85em; margin-top: 2em; }
 """
 
 
-def render_report(data: ReportData, out_dir: Path | str) -> Path:
-    """Write `<out_dir>/index.html` from `data`; return its path."""
+def render_report(data: ReportData, out_dir: Path | str, gallery_html: str = "") -> Path:
+    """Write `<out_dir>/index.html` from `data` (with a saliency gallery section, which puts
+    the PHI banner on the page); return its path."""
+    from .gallery import BANNER
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     m = data.metrics
@@ -325,6 +342,7 @@ def render_report(data: ReportData, out_dir: Path | str) -> Path:
 <h1>Evaluation of {html.escape(data.model_ref)}</h1>
 <p class=sub>cohort <b>{html.escape(data.cohort)}</b>, split <b>{html.escape(data.split)}</b>,
 {len(data.y)} images, database {html.escape(data.database)}</p>
+{BANNER if gallery_html else ""}
 {split_note}
 <h2>Metrics</h2>
 {_metrics_table(m)}
@@ -339,6 +357,7 @@ def render_report(data: ReportData, out_dir: Path | str) -> Path:
 </div>
 <h2>Per site</h2>
 {_sites_table(data.sites)}
+{gallery_html}
 <footer>Generated {html.escape(data.generated_at.isoformat(sep=' '))} by mi-warehouse from eval_predictions,
 eval_metrics, eval_calibration and eval_metrics_by_site. AUC: rank sum with ties averaged, 95% interval
 by DeLong (images independent) and by Obuchowski (1997) clustered by patient; rates: Wilson 95% intervals,
