@@ -237,3 +237,19 @@ def test_dataset_profile_counts_behind_the_plots(sw):
         for d in overall["images_by_site"]}
     assert sum(plots["manufacturers"].series["images"]) == overall["n_images"] == len(sw["meta"])
     assert plots["class_balance"].series["positive"][plots["class_balance"].labels.index("all")] == sum(sw["truth"].values())
+
+
+def test_report_shows_the_profile_from_the_warehouse(sw, tmp_path):
+    import re
+
+    from mi_warehouse.reports import write_eval_report
+
+    path = write_eval_report(sw["session"], sw["settings"], "chest_finding:1.1", "adult_chest_xr", tmp_path / "r",
+                             split="all")
+    text = path.read_text(encoding="utf-8")
+    assert sorted(re.findall(r'<img [^>]*data-plot="(\w+)"', text)) == ["class_balance", "image_sizes",
+                                                                        "manufacturers", "sites"]
+    table = re.search(r'<table class=profile data-plot="manufacturers">(.*?)</table>', text, re.S).group(1)
+    shown = {k: int(v) for k, v in re.findall(r"<td class=key>([^<]*)</td><td>(\d+)</td>", table)}
+    want = Counter(m["manufacturer"] for m in sw["meta"].values())
+    assert shown == {k.replace("&", "&amp;"): v for k, v in want.items()}

@@ -802,7 +802,7 @@ def test_eval_report_from_the_warehouse(wh, tmp_path):
               f"AND cohort = 'adult_chest_xr' AND split = 'all'")[0]
     assert f"{m['auc']:.3f}" in text and f"TP {m['tp']}" in text and f"TN {m['tn']}" in text
     assert f"{m['n_unscored']}" in text and "Obuchowski" in text and "includes training images" in text
-    assert text.count("data:image/png;base64,") == 2
+    assert text.count("data:image/png;base64,") == 2 + 4  # ROC, calibration, the dataset profile's four
     sites = {r["institution_key"] for r in q(wh, f"SELECT institution_key FROM {wh['db']}.eval_metrics_by_site "
                                                  f"WHERE model_version = '1.1' AND cohort = 'adult_chest_xr' AND split = 'all'")}
     assert sites and all(s in text for s in sites if s)

@@ -90,3 +90,21 @@ def test_array_columns_decode(value, want):
     rows = load_profile(_Session([dict(split="all", images_by_site=value, images_by_manufacturer=None,
                                        images_by_size=None)]), _Settings())
     assert rows[0]["images_by_site"] == want
+
+
+def test_the_evaluation_report_carries_the_profile(tmp_path):
+    from mi_warehouse.config import load_settings
+    from mi_warehouse.reports.eval_report import write_eval_report
+
+    from .test_reports_eval import REPO, FakeSession
+
+    settings = load_settings(REPO, env={"MIW_HOME": str(tmp_path / "home"), "MIW_DATABASE": "mi_eval",
+                                        "MIW_PHI_DATABASE": "mi_eval_phi"})
+    session = FakeSession()
+    session.profile = _rows()
+    text = write_eval_report(session, settings, "chest:2", "adult_chest_xr", tmp_path / "r").read_text()
+    assert "<h2>Dataset profile</h2>" in text
+    assert sorted(re.findall(r'<img [^>]*data-plot="(\w+)"', text)) == ["class_balance", "image_sizes", "manufacturers", "sites"]
+    assert text.count("data:image/png;base64,") == 2 + 4  # ROC, calibration and the four profile plots
+    balance = re.search(r'<table class=profile data-plot="class_balance">(.*?)</table>', text, re.S).group(1)
+    assert "<td class=key>all</td><td>4</td><td>6</td><td>6</td>" in balance  # positive, negative, unlabelled

@@ -68,6 +68,8 @@ class FakeSession:
 
     def execute(self, sql: str) -> Result:
         self.sql.append(sql)
+        if "`dataset_profile`" in sql:  # the profile plots (tests/unit/test_profile_plots.py)
+            return self._result(getattr(self, "profile", []))
         if "`eval_predictions`" in sql:
             return Result(["label_value", "probability"], list(zip(self.y, self.p)))
         if "`eval_metrics_by_site`" in sql:
@@ -111,8 +113,9 @@ def test_report_is_one_offline_html_file(settings, tmp_path):
 def test_queries_quote_their_arguments(settings, tmp_path):
     session = FakeSession()
     write_eval_report(session, settings, "chest:2", "x' OR '1'='1", tmp_path / "q")
-    assert len(session.sql) == 4
-    assert all("cohort = 'x\\' OR \\'1\\'=\\'1'" in s for s in session.sql)
+    evaluation = [s for s in session.sql if "`dataset_profile`" not in s]
+    assert len(evaluation) == 4 and len(session.sql) == 5
+    assert all("cohort = 'x\\' OR \\'1\\'=\\'1'" in s for s in evaluation)
     assert all("`mi_eval`." in s for s in session.sql)
     load_report_data(session, settings, "chest:2", "adult_chest_xr", split="test")
     assert "split = 'test'" in session.sql[-4]
@@ -133,7 +136,7 @@ def test_coverage_failures_and_clustered_intervals_are_shown(settings, tmp_path)
     text = write_eval_report(session, settings, "chest:2", "adult_chest_xr", tmp_path / "a", split="all").read_text()
     assert "includes training images" in text
     write_eval_report(session, settings, "chest:2", "adult_chest_xr", tmp_path / "t")
-    assert "split = 'test'" in session.sql[-1]  # the headline is the test split
+    assert "split = 'test'" in session.sql[-2]  # the headline is the test split (then the profile)
 
 
 def test_one_class_only_has_no_roc_curve(settings, tmp_path):

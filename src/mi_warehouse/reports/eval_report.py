@@ -49,6 +49,7 @@ class ReportData:
     metrics: dict[str, Any]  # the eval_metrics row
     calibration: list[dict[str, Any]] = field(default_factory=list)  # eval_calibration rows (10 bins)
     sites: list[dict[str, Any]] = field(default_factory=list)  # eval_metrics_by_site rows
+    profile: list[dict[str, Any]] = field(default_factory=list)  # dataset_profile rows (profile_plots)
     database: str = ""
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
 
@@ -105,6 +106,9 @@ def write_eval_report(session, settings: Settings, model_ref: str, cohort: str, 
     false positives, false negatives and true positives with their maps, under the PHI rule of
     `reports/gallery.py`."""
     data = load_report_data(session, settings, model_ref, cohort, split)
+    from .profile_plots import load_profile  # it imports this module's plot helpers
+
+    data.profile = load_profile(session, settings)
     section = ""
     if gallery is not None:
         from . import gallery as saliency
@@ -321,9 +325,12 @@ def render_report(data: ReportData, out_dir: Path | str, gallery_html: str = "")
     """Write `<out_dir>/index.html` from `data` (with a saliency gallery section, which puts
     the PHI banner on the page); return its path."""
     from .gallery import BANNER
+    from .profile_plots import profile_plots, profile_section
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     m = data.metrics
+    profile_html = profile_section(profile_plots(data.profile))
     one_class = "one class only in this cohort and split"
     roc = _img(_roc_png(data), "ROC curve", one_class)
     cal = _img(_calibration_png(data), "Calibration plot", "no predictions")
@@ -357,6 +364,7 @@ def render_report(data: ReportData, out_dir: Path | str, gallery_html: str = "")
 </div>
 <h2>Per site</h2>
 {_sites_table(data.sites)}
+{profile_html}
 {gallery_html}
 <footer>Generated {html.escape(data.generated_at.isoformat(sep=' '))} by mi-warehouse from eval_predictions,
 eval_metrics, eval_calibration and eval_metrics_by_site. AUC: rank sum with ties averaged, 95% interval
