@@ -254,7 +254,7 @@ def test_unparsable_dataset_error_names_the_transfer_syntax_of_its_file_meta():
 
 # --- the script itself on this machine ----------------------------------------------------------
 
-def test_script_on_a_gpu_build_without_a_gpu_records_the_fallback_in_every_row(tmp_path):
+def test_script_on_a_gpu_build_without_a_gpu_records_the_fallback_and_names_bad_syntax(tmp_path):
     import os
     import subprocess
     import sys
@@ -272,13 +272,18 @@ def test_script_on_a_gpu_build_without_a_gpu_records_the_fallback_in_every_row(t
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     env.update(PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"),
                MIW_GPU_LOCK_DIR=str(tmp_path / "locks"))
+    corrupt = tmp_path / "j2k.dcm"
+    corrupt.write_bytes(dicom_bytes(np.zeros((32, 32), np.uint16), transfer_syntax=JPEG2000Lossless,
+                                    encapsulated=encapsulate([b"\xff\x4f\xff\x51" + bytes(99)])))
     proc = subprocess.run([sys.executable, "-m", "mi_warehouse.udfs.onnx_infer", "--model-file",
                            str(model), "--sha256", sha, "--card", str(card), "--model-name",
                            CARD["name"], "--model-version", CARD["version"],
                            "--decode-processes", "0"],
-                          input=f"a\tfile://{image}\nb\tfile://{tmp_path}/gone.dcm\n".encode(),
+                          input=(f"a\tfile://{image}\nb\tfile://{tmp_path}/gone.dcm\n"
+                                 f"c\tfile://{corrupt}\nd\tfile://{image}\n").encode(),
                           capture_output=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr.decode()
     rows = [line.split("\t") for line in proc.stdout.decode().splitlines()]
-    assert [r[6] for r in rows] == ["ok", "error"]
+    assert [r[6] for r in rows] == ["ok", "error", "error", "ok"]
+    assert "JPEG 2000" in rows[2][7] and JPEG2000Lossless in rows[2][7]  # reason and syntax
     assert all(r[9].startswith("cpu (fallback: ") and "CUDA" in r[9] for r in rows), rows[0][9]
