@@ -40,6 +40,19 @@ def test_fp16_sets_tensorrt_fp16_only():
     assert "trt_fp16_enable" not in plain.providers[0][1]
 
 
+def test_the_card_may_allow_fp16_and_says_nothing_when_it_does_not():
+    from mi_warehouse.models.card import ModelCardInvalid
+
+    from .udfs_builders import card_dict
+
+    allowed = ModelCard.from_dict(card_dict(fp16=True))
+    assert allowed.fp16 is True and ModelCard.from_json(allowed.to_json()).fp16 is True
+    plain = ModelCard.from_dict(CARD)
+    assert plain.fp16 is False and "fp16" not in plain.to_dict()
+    with pytest.raises(ModelCardInvalid, match="fp16: must be true or false"):
+        ModelCard.from_dict(card_dict(fp16="yes"))
+
+
 def test_label_records_a_fallback_but_not_a_chosen_cpu():
     absent = select_providers("auto", 0, available=GPU_WHEEL, env={},
                               probe=lambda s, d: "no CUDA driver (libcuda.so.1 not found)")

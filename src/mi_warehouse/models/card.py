@@ -15,6 +15,7 @@ It has three parts:
     output: {name: probabilities, kind: softmax}   # softmax | sigmoid | logits
     embedding_output: embedding          # or null
     cam: {feature_map: TENSOR, weights: [INITIALIZER, ...]}   # optional: class activation maps
+    fp16: false                          # optional: the model tolerates half precision
     preprocessing: {scaling: window, window: {center: null, width: null},
                     percentile: [1.0, 99.0], normalisation: {mean: 0.5, std: 0.25},
                     resize: bilinear}
@@ -33,6 +34,8 @@ It has three parts:
   that enters the GlobalAveragePool (the last conv block's output; it need not be a graph
   output), ``weights`` the Gemm/MatMul weight initializers from the pooled features to the
   scores, in graph order (ReLUs between them are allowed). The worker-side script ignores it.
+  ``fp16`` (optional, written only when true) says the model tolerates half precision: the
+  TRANSFORM script then lets TensorRT build fp16 engines (``trt_fp16_enable``).
 
 * **The preprocessing settings** -- :class:`Preprocessing` (with :class:`Window` and
   :class:`Normalisation`) and :class:`InputSpec`. Their one implementation is
@@ -172,6 +175,7 @@ class ModelCard:
     training: Training = field(default_factory=Training)
     metrics: dict = field(default_factory=dict)
     cam: CamSpec | None = None
+    fp16: bool = False  # TensorRT may build fp16 engines (optional field, default false)
 
     @property
     def positive_index(self) -> int:
@@ -184,7 +188,7 @@ class ModelCard:
         """Validate ``data`` (parsed YAML/JSON); errors name ``source`` and the field."""
         f = _Fields(data, "", source).expect(
             "name", "version", "description", "labels", "positive_label", "decision_threshold",
-            "input", "output", "embedding_output", "preprocessing", "training", "metrics", "cam")
+            "input", "output", "embedding_output", "preprocessing", "training", "metrics", "cam", "fp16")
         name = f.text("name", pattern=_NAME)
         version = f.text("version", pattern=_SEMVER)
         description = f.text("description", "", empty=True)
@@ -212,11 +216,14 @@ class ModelCard:
         except (TypeError, ValueError) as exc:
             f.fail("metrics", f"must be plain JSON data ({exc})")
         cam = _cam(f.sub("cam")) if f.raw("cam", None) is not None else None
+        fp16 = f.raw("fp16", False)
+        if not isinstance(fp16, bool):
+            f.fail("fp16", f"must be true or false (got {_show(fp16)})")
         f.done()
         return cls(name=name, version=version, description=description, labels=labels,
                    positive_label=positive, decision_threshold=threshold, input=inp, output=out,
                    embedding_output=embedding, preprocessing=prep, training=training,
-                   metrics=metrics, cam=cam)
+                   metrics=metrics, cam=cam, fp16=fp16)
 
     @classmethod
     def from_json(cls, text: str, source: str = "model card") -> "ModelCard":
@@ -254,6 +261,8 @@ class ModelCard:
         }
         if self.cam is not None:  # optional, additive: absent when not declared
             d["cam"] = {"feature_map": self.cam.feature_map, "weights": list(self.cam.weights)}
+        if self.fp16:  # optional, additive: absent when false
+            d["fp16"] = True
         return d
 
     def to_json(self, indent: int | None = None) -> str:

@@ -82,7 +82,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gpu-wait", type=float, default=300.0,
                    help="seconds to wait for a free GPU before running on CPU (default 300)")
     p.add_argument("--fp16", action="store_true",
-                   help="let TensorRT build fp16 engines (trt_fp16_enable)")
+                   help="let TensorRT build fp16 engines (trt_fp16_enable); also when the card "
+                        "says fp16: true")
     p.add_argument("--gpu-decode", default="auto", choices=("auto", "off"),
                    help="decode JPEG 2000 / JPEG on the GPU with nvImageCodec where installed")
     p.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"))
@@ -162,6 +163,7 @@ def _setup(args: argparse.Namespace):
         decoder = _threads_instead(SetupError(f"cannot start decode worker processes: "
                                               f"{type(exc).__name__}: {one_line(exc, 300)}"),
                                    card, args)
+    args.fp16 = args.fp16 or card.fp16  # the card allows it, or the command line asks
     try:
         model = read_verified_model(args.model_file, args.sha256)
         assignment = choose(args.providers, args.device_id, fp16=args.fp16,
