@@ -137,6 +137,16 @@ def test_choose_spreads_instances_over_gpus_then_falls_back_when_all_are_held(tm
     first.lease.release(), pinned.lease.release()
 
 
+def test_a_gpu_whose_libraries_do_not_load_is_not_kept_locked(tmp_path):
+    kw = dict(available=GPU_WHEEL, count=1, env={}, folder=str(tmp_path), wait_s=0)
+    broken = device.choose("auto", probe=lambda s, d: "cannot load libcudnn.so.9", **kw)
+    assert broken.choice.short == "cpu" and broken.lease is None
+    assert "libcudnn" in provider_label(broken.choice, "cpu")
+    fine = device.choose("auto", probe=ok, **kw)
+    assert fine.lease is not None and fine.lease.device_id == 0  # the lock was given back
+    fine.lease.release()
+
+
 def test_choose_with_an_unusable_lock_folder_falls_back_recorded(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -65,7 +65,11 @@ def choose(requested: str = "auto", device_id: int | None = None, *,
             raise SetupError(f"--providers {requested}: {reason}")
         return Assignment(ProviderChoice([(PROVIDERS["cpu"], {})], "cpu", (f"gpu: {reason}",)))
     try:
-        return Assignment(select_providers(requested, lease.device_id, **kw), lease)
+        choice = select_providers(requested, lease.device_id, **kw)
     except BaseException:
         lease.release()
         raise
+    if choice.short == "cpu":  # the GPU is there but unusable: do not keep others off it
+        lease.release()
+        lease = None
+    return Assignment(choice, lease)

@@ -180,6 +180,8 @@ def _setup(args: argparse.Namespace):
                             strict_provider=args.providers != "auto",
                             model_dir=model_dir_of(args.model_file))
         runner.lease = assignment.lease  # the GPU stays locked while the session lives
+        if runner.lease is not None and runner.provider == "cpu":  # onnxruntime fell back
+            runner.lease.release()
         decoder, runner.label = _gpu_decoder(decoder, card, runner, choice, args)
         decoder = _ready(decoder, card, args)
     except BaseException:
