@@ -256,11 +256,18 @@ def load_cmd(ctx, sources, workers, batch_rows, deid, keep_phi_map, bulk_limit, 
               help="Pixel Data encoding; every choice is lossless.")
 @click.option("--hostile", is_flag=True,
               help="Instead: a corpus with each patient's identifiers planted everywhere (tests the audit).")
+@click.option("--shortcut-site", type=click.Choice(["NGH", "SAM", "RUC", "LII"], case_sensitive=False),
+              default=None, help="This site burns a marker into its positive chest images and has a "
+                                 "higher prevalence (a shortcut for a model to learn).")
+@click.option("--shortcut-marker", type=click.Choice(["text", "box"]), default="text", show_default=True,
+              help="The burned-in marker: the site code as text, or a filled box.")
+@click.option("--finding-contrast", type=float, default=1.0, show_default=True,
+              help="With --shortcut-site: the finding's brightness (< 1: subtler than usual).")
 @reports_errors
 def synth_cmd(out: Path, patients: int, seed: int, image_size: int, transfer_syntax: str,
-              hostile: bool) -> None:
+              hostile: bool, shortcut_site: str | None, shortcut_marker: str, finding_contrast: float) -> None:
     """Write a synthetic DICOM corpus (no real patient data) and its labels.csv."""
-    from .synth import generate
+    from .synth import Shortcut, generate
 
     if hostile:
         from .synth.hostile import generate_hostile
@@ -268,10 +275,14 @@ def synth_cmd(out: Path, patients: int, seed: int, image_size: int, transfer_syn
         planted = generate_hostile(out, max(patients, 2), seed=seed)
         click.echo(f"{len(planted.files)} hostile files for {len(planted.patients)} patients in {out}")
         return
-    summary = generate(out, patients, seed=seed, image_size=image_size, transfer_syntax=transfer_syntax)
+    shortcut = None if shortcut_site is None else Shortcut(shortcut_site.upper(), shortcut_marker,
+                                                            finding_contrast=finding_contrast)
+    summary = generate(out, patients, seed=seed, image_size=image_size, transfer_syntax=transfer_syntax,
+                       shortcut=shortcut)
     mods = ", ".join(f"{k} {v}" for k, v in sorted(summary.modality_counts.items()))
+    marked = f"; {summary.marked} images marked at {shortcut.site}" if shortcut else ""
     click.echo(f"{summary.files_written} files for {summary.patients} patients ({mods}); "
-               f"labels: {summary.labels_csv}")
+               f"labels: {summary.labels_csv}{marked}")
 
 
 @main.group("labels")
@@ -584,8 +595,12 @@ def demo_cmd(ctx, patients: int, seed: int) -> None:
 
     s = _settings(ctx)
     result = run_demo(s, patients, seed, log=_info)
-    click.echo("\nEvaluation of the demo model on the adult chest radiograph cohort:")
+    click.echo("\nEvaluation of the demo models on the adult chest radiograph cohort:")
     click.echo(render(result.evaluation), nl=False)
+    if result.shortcut is not None:
+        click.echo("\nShortcut check, pooled against within-site AUC (split all: neither model saw this "
+                   "corpus); the shortcut model reads a site's burned-in marker:")
+        click.echo(render(result.shortcut), nl=False)
     if result.report:
         click.echo(f"\nReport (ROC, calibration, confusion matrix, per-site table): {result.report}")
     click.echo(f"\nDone in {result.seconds:.0f}s. The server keeps running; try:\n"

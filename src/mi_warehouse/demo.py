@@ -1,7 +1,9 @@
 """`mi-warehouse demo`: the main job end to end on the embedded engine, safe to re-run.
 
-start the server -> apply migrations -> synthesise a corpus -> load it -> load its labels ->
-register the demo model -> build the chest cohort -> infer -> build every model (splits,
+start the server -> apply migrations -> synthesise a corpus (one site burns a marker into its
+positive chest images) -> load it -> load its labels -> register the demo model and the shortcut
+model (trained to read that marker) -> build the chest cohort -> infer with both -> build every
+model (splits,
 evaluation, lineage) -> explain the most confident errors (saliency maps on the PHI side) ->
 print the evaluation table and write the HTML report with their gallery.
 """
@@ -18,6 +20,8 @@ from .engine.connection import Result, connect
 from .engine.server import EmbeddedServer
 
 DEMO_MODEL_REF = "chest-finding-resnet:1.0.0"
+SHORTCUT_MODEL_REF = "chest-finding-shortcut:1.0.0"  # reads the marker site's burned-in label
+SHORTCUT_SITE = "SAM"  # this site burns its code into its positive chest images (synth.Shortcut)
 CHEST_COHORT = "cohort_adult_chest_xr"
 EVAL_COHORT = "adult_chest_xr"  # the cohort's name in the evaluation models
 GALLERY_SIZE = 4  # most confident false positives, false negatives and true positives shown with their maps
@@ -29,6 +33,7 @@ class DemoResult:
     report: Path | None
     seconds: float
     steps: list[tuple[str, float]]
+    shortcut: Result | None = None  # pooled against within-site AUC of both models (eval_within_site_auc)
 
 
 def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
@@ -37,9 +42,9 @@ def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
     from .inference.run import run_inference
     from .loaders.labels import load_labels
     from .loaders.load import LoadOptions, run_load
-    from .synth import generate
+    from .synth import Shortcut, generate
     from .migrations.runner import Migrator
-    from .models.demo import DEMO_CARD, DEMO_MODEL
+    from .models.demo import DEMO_CARD, DEMO_MODEL, SHORTCUT_CARD, SHORTCUT_MODEL
     from .models.registry import register
 
     t_start = time.monotonic()
@@ -61,9 +66,10 @@ def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
         t0 = time.monotonic()
         labels_csv = corpus / "labels.csv"
         if not labels_csv.exists():
-            s = generate(corpus, patients, seed=seed, image_size=64)
+            s = generate(corpus, patients, seed=seed, image_size=64, shortcut=Shortcut(SHORTCUT_SITE))
             step(f"synthetic corpus: {s.files_written} files, {s.patients} patients, "
-                 f"{len(s.modality_counts)} modalities", t0)
+                 f"{len(s.modality_counts)} modalities; site {SHORTCUT_SITE} marks its {s.marked} positive "
+                 f"chest images", t0)
         else:
             step(f"synthetic corpus already at {corpus}", t0)
 
@@ -76,18 +82,22 @@ def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
         n = load_labels(session, settings, labels_csv, "synthetic")
         step(f"labels: {n}", t0)
 
-        t0 = time.monotonic()
-        mv, new = register(session, settings, DEMO_MODEL, *DEMO_MODEL_REF.split(":"), DEMO_CARD)
-        step(f"model {DEMO_MODEL_REF} {'registered' if new else 'already registered'} (sha256 {mv.sha256[:12]})", t0)
+        models = [(DEMO_MODEL_REF, DEMO_MODEL, DEMO_CARD), (SHORTCUT_MODEL_REF, SHORTCUT_MODEL, SHORTCUT_CARD)]
+        for ref, onnx_file, card in models:
+            t0 = time.monotonic()
+            mv, new = register(session, settings, onnx_file, *ref.split(":"), card)
+            step(f"model {ref} {'registered' if new else 'already registered'} (sha256 {mv.sha256[:12]})", t0)
 
         t0 = time.monotonic()
         cohort = run_models(session, settings, select=[f"+{CHEST_COHORT}"], log=log)
         _check(cohort)
         step("chest cohort built", t0)
 
-        t0 = time.monotonic()
-        inf = run_inference(session, settings, DEMO_MODEL_REF, f"{settings.database}.{CHEST_COHORT}", log=log)
-        step(f"inference: {inf.scored} scored ({inf.rows_ok} ok, {inf.rows_error} errors) on {inf.provider or '-'}", t0)
+        for ref, _, _ in models:
+            t0 = time.monotonic()
+            inf = run_inference(session, settings, ref, f"{settings.database}.{CHEST_COHORT}", log=log)
+            step(f"inference {ref}: {inf.scored} scored ({inf.rows_ok} ok, {inf.rows_error} errors) on "
+                 f"{inf.provider or '-'}", t0)
 
         t0 = time.monotonic()
         everything = run_models(session, settings, log=log)
@@ -98,7 +108,15 @@ def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
             f"SELECT model_name, model_version, split, n, round(prevalence, 3) AS prevalence, round(auc, 4) AS auc, "
             f"round(auc_ci_lower, 3) AS auc_lo, round(auc_ci_upper, 3) AS auc_hi, round(sensitivity, 3) AS sens, "
             f"round(specificity, 3) AS spec, round(brier, 4) AS brier FROM {settings.database}.eval_metrics "
-            f"WHERE cohort = '{EVAL_COHORT}' ORDER BY split")
+            f"WHERE cohort = '{EVAL_COHORT}' ORDER BY model_name, split")
+        # neither model was trained on this corpus, so every split is unseen data: split 'all'
+        # gives each site enough positives for a within-site AUC
+        shortcut = session.execute(
+            f"SELECT model_name, n, round(pooled_auc, 3) AS pooled_auc, round(within_site_auc_mean, 3) "
+            f"AS within_site_auc, round(within_site_auc_min, 3) AS worst_site_auc, round(max_site_auc_positive, 3) "
+            f"AS site_from_score_auc_pos, round(prevalence_score_corr, 3) AS prev_score_corr "
+            f"FROM {settings.database}.eval_within_site_auc WHERE cohort = '{EVAL_COHORT}' AND split = 'all' "
+            f"ORDER BY model_name")
         report = None
         try:
             from .reports.eval_report import write_eval_report
@@ -115,7 +133,7 @@ def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
             step(f"report written: {report}", t0)
         except ImportError as e:  # matplotlib missing
             log(f"no report: {e}")
-    return DemoResult(evaluation, report, time.monotonic() - t_start, steps)
+    return DemoResult(evaluation, report, time.monotonic() - t_start, steps, shortcut)
 
 
 def _saliency(session, settings):
