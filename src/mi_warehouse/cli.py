@@ -203,7 +203,7 @@ def apply_cmd(ctx, dry_run: bool, engine: str | None, show_status: bool, repair:
 @main.command("load")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--workers", type=int, default=0, help="Worker processes (default: all cores).")
-@click.option("--batch-rows", type=int, default=5000, show_default=True, help="Rows staged per batch.")
+@click.option("--batch-rows", type=int, default=1000, show_default=True, help="Rows staged per batch.")
 @click.option("--deid", type=click.Choice(["on", "off"]), default="on", show_default=True,
               help="De-identify on the way in; 'off' only for data already de-identified.")
 @click.option("--keep-phi-map", is_flag=True, help="Keep the re-identification map in <phi_db>.patient_map.")

@@ -98,6 +98,44 @@ def test_two_loads_of_overlapping_trees_at_once(fresh, tmp_path):
     assert sum(r[0] for r in runs) == len(want)
 
 
+def test_compaction_killed_at_random_points_leaves_every_row_exactly_once(fresh, tmp_path):
+    """SIGKILL `mi-warehouse compact` at random points: after each kill every partition reads with
+    every row exactly once; the next compact finishes the work and changes no row."""
+    env, settings, session = fresh
+    generate(tmp_path / "d", patients=12, seed=31, image_size=32)
+    files = synth_files(tmp_path / "d")
+    for part in (0, 1, 2):  # three appends into the same partitions and buckets: copy files to merge
+        (tmp_path / f"p{part}").mkdir()
+        for f in files[part::3]:
+            f.rename(tmp_path / f"p{part}" / f.name)
+        out = load_proc(env, [tmp_path / f"p{part}"], workers=1).communicate(timeout=600)
+    want = sorted(expected_sops(synth_files(tmp_path)))
+    assert sorted(sops(session, settings)) == want, out
+    table_dir = settings.local_storage_dir / settings.database / "dicom_metadata"
+    assert any("_copy_" in p.name for p in table_dir.rglob("*")), "nothing to compact: the test would prove nothing"
+    rng = random.Random(4321)
+    tried = []
+    for _ in range(4):
+        p = subprocess.Popen([sys.executable, "-m", "mi_warehouse", "compact"], env=env, cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        delay = rng.uniform(1.0, 4.0)  # after the interpreter starts: somewhere among the partitions
+        time.sleep(delay)
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        got = sops(session, settings)
+        tried.append((round(delay, 1), p.returncode, len(got)))
+        assert sorted(got) == want, f"after a compaction killed at {delay:.1f}s: {len(got)} rows, " \
+                                    f"{len(set(got))} distinct, {len(want)} expected"
+    final = subprocess.run([sys.executable, "-m", "mi_warehouse", "compact"], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr
+    print(f"\nkilled compactions (delay s, exit code, rows): {tried}")
+    assert any(code == -signal.SIGKILL for _, code, _ in tried), "no compaction was killed mid-run"
+    assert sorted(sops(session, settings)) == want
+    assert not any("_copy_" in p.name or p.name.startswith("_compact-") for p in table_dir.rglob("*"))
+
+
 @pytest.fixture()
 def own_server(tmp_path):
     """A second server that this test may kill."""

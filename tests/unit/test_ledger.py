@@ -116,3 +116,26 @@ def test_a_run_written_twice_replaces_its_files(tmp_path):
     found = index.lookup(table["path"].to_pylist(), ["path"])
     assert found.num_rows == 50
     assert isinstance(found, pa.Table)
+
+
+def test_a_remote_tree_is_walked_one_folder_at_a_time_in_sorted_order():
+    from mi_warehouse.loaders.sources import walk_filesystem
+
+    fs = pafs._MockFileSystem()
+    for path in ("b/2/y.dcm", "b/1/x.dcm", "b/1/.hidden", "b/.cache/z.dcm", "b/a.dcm"):
+        fs.create_dir(path.rsplit("/", 1)[0])
+        with fs.open_output_stream(path) as f:
+            f.write(b"DICM")
+    listed = []
+    original = fs.get_file_info
+
+    class Spy:  # records each listing: one folder each, never recursive
+        def get_file_info(self, what):
+            if isinstance(what, pafs.FileSelector):
+                assert not what.recursive
+                listed.append(what.base_dir)
+            return original(what)
+
+    got = [f.uri for f in walk_filesystem(Spy(), "s3://bucket/", fs.get_file_info("b"))]
+    assert got == ["s3://bucket/b/1/x.dcm", "s3://bucket/b/2/y.dcm", "s3://bucket/b/a.dcm"]
+    assert sorted(listed) == ["b", "b/1", "b/2"]

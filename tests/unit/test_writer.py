@@ -20,14 +20,6 @@ def full(r: dict) -> dict:
     return {**{c.name: None for c in COLUMNS}, **r}
 
 
-def layout(root):
-    out = {}
-    for f in sorted(root.rglob("*")):
-        if f.is_file():
-            out[str(f.relative_to(root))] = pq.read_table(f).to_pylist()
-    return out
-
-
 def write(tmp_path, name, rows, memory_limit):
     w = BucketedWriter((tmp_path / name).as_uri(), tmp_path / f"{name}-staging", 4, 1, memory_limit=memory_limit)
     for i in range(0, len(rows), 50):
@@ -37,13 +29,25 @@ def write(tmp_path, name, rows, memory_limit):
     return result
 
 
-def test_spilled_staging_writes_the_same_files_as_memory(tmp_path):
+def by_bucket(root):
+    """{(partition folder, bucket): sorted rows} over all of a bucket's files (base and copies)."""
+    out = {}
+    for f in sorted(root.rglob("*")):
+        if f.is_file():
+            key = (str(f.parent.relative_to(root)), bucket_id_from_file_name(f.name))
+            out.setdefault(key, []).extend(pq.read_table(f).to_pylist())
+    return {k: sorted(v, key=lambda r: r["sop_instance_uid"]) for k, v in out.items()}
+
+
+def test_spilled_staging_writes_the_same_rows_one_sorted_file_per_chunk(tmp_path):
     rows = [row(i, i % 37, 1 + i % 3) for i in range(400)]
     a = write(tmp_path, "mem", rows, 10**9)
-    b = write(tmp_path, "spill", rows, 1)  # spill after every batch
+    b = write(tmp_path, "spill", rows, 1)  # spill after every batch: a commit holds one batch at a time
     assert a.rows_added == b.rows_added == 400 and a.partitions == b.partitions
-    assert layout(tmp_path / "mem") == layout(tmp_path / "spill")
-    for f in (tmp_path / "mem").rglob("*"):
+    assert by_bucket(tmp_path / "mem") == by_bucket(tmp_path / "spill")
+    assert all(f.name.endswith("_0") for f in (tmp_path / "mem").rglob("*") if f.is_file())
+    assert b.files_written > a.files_written  # a copy file per chunk that touched the bucket
+    for f in (tmp_path / "spill").rglob("*"):
         if f.is_file():
             t = pq.read_table(f).to_pydict()
             assert list(zip(t["patient_key"], t["study_uid"])) == sorted(zip(t["patient_key"], t["study_uid"]))

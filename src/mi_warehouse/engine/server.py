@@ -204,6 +204,11 @@ class EmbeddedServer:
             "--conf", "spark.driver.host=127.0.0.1",
             "--conf", "spark.sql.shuffle.partitions=4",
             "--conf", "spark.sql.sources.partitionOverwriteMode=dynamic",
+            # No per-session cache of partition file listings: files are written beside the engine
+            # (loads, compactions), and a session that cached a listing would miss new files, or
+            # fail on a file a compaction replaced (FAILED_READ_FILE.FILE_NOT_EXIST), until it
+            # ran REFRESH TABLE itself; another session's REFRESH does not clear it.
+            "--conf", "spark.sql.hive.filesourcePartitionFileCacheSize=0",
             "--conf", "spark.hadoop.javax.jdo.option.ConnectionURL="
                       f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true",
             "--conf", "spark.hadoop.hive.exec.dynamic.partition.mode=nonstrict",

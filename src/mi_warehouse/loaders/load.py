@@ -43,7 +43,7 @@ from .writer import BucketedWriter
 @dataclass
 class LoadOptions:
     workers: int = 0  # 0: all cores
-    batch_rows: int = 5000
+    batch_rows: int = 1000
     deid: bool = True
     keep_phi_map: bool = False
     bulk_limit: int = 1024

@@ -94,11 +94,21 @@ def _remote(uri: str) -> Iterator[SourceFile]:
     info = fs.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
         raise SourceNotFound(f"{uri}: not found")
-    infos = [info] if info.type == pafs.FileType.File else \
-        fs.get_file_info(pafs.FileSelector(path, recursive=True))
-    for i in sorted(infos, key=lambda x: x.path):
-        if i.type == pafs.FileType.File and not i.base_name.startswith("."):
-            yield SourceFile(base.rstrip("/") + "/" + i.path.lstrip("/"), i.size, i.mtime_ns or 0)
+    yield from walk_filesystem(fs, base, info)
+
+
+def walk_filesystem(fs, base: str, info) -> Iterator[SourceFile]:
+    """The files under `info` of a pyarrow filesystem (HDFS, S3, ...), in sorted order, listed one
+    folder at a time: memory follows the largest folder, not the tree (a recursive listing of a
+    bucket of millions of objects would hold them all)."""
+    import pyarrow.fs as pafs
+
+    if info.type == pafs.FileType.File:
+        yield SourceFile(base.rstrip("/") + "/" + info.path.lstrip("/"), info.size, info.mtime_ns or 0)
+        return
+    for i in sorted(fs.get_file_info(pafs.FileSelector(info.path)), key=lambda x: x.base_name):
+        if not i.base_name.startswith(".") and i.type in (pafs.FileType.File, pafs.FileType.Directory):
+            yield from walk_filesystem(fs, base, i)
 
 
 def open_source(uri: str):

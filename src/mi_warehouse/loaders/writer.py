@@ -50,7 +50,7 @@ class CommitResult:
 
 class BucketedWriter:
     def __init__(self, table_uri: str, staging: Path, buckets: int, bucketing_version: int,
-                 row_group_size: int = 16_384, memory_limit: int = 192 * 1024 * 1024):
+                 row_group_size: int = 16_384, memory_limit: int = 64 * 1024 * 1024):
         self.table_uri = table_uri
         self.fs, self.table_path = filesystem(table_uri)
         self.staging = staging
@@ -66,17 +66,30 @@ class BucketedWriter:
         self._spills: list[Path] = []
         self.staged_rows = 0
         self._touched: set[tuple[PartitionKey, int]] = set()
+        self._buckets: dict[str | None, int] = {}
+        self._row_names = [n for n in self.stage_schema.names if n != BUCKET]
 
     def bucket_of(self, patient_key: str | None) -> int:
-        return bucket_id([patient_key], ["string"], self.buckets, self.version)
+        b = self._buckets.get(patient_key)
+        if b is None:
+            b = bucket_id([patient_key], ["string"], self.buckets, self.version)
+            if len(self._buckets) < 100_000:  # a patient's files come together: a small memo pays
+                self._buckets[patient_key] = b
+        return b
 
     def stage(self, rows: list[dict]) -> None:
+        """Stage a batch of rows (dicts by column name), turned into Arrow column by column."""
         if not rows:
             return
+        bucket_of, touched = self.bucket_of, self._touched
+        buckets = []
         for r in rows:
-            r[BUCKET] = b = self.bucket_of(r["patient_key"])
-            self._touched.add(((r["study_year"], r["study_month"], r["modality"]), b))
-        table = pa.Table.from_pylist(rows, schema=self.stage_schema)
+            b = bucket_of(r["patient_key"])
+            buckets.append(b)
+            touched.add(((r["study_year"], r["study_month"], r["modality"]), b))
+        columns = {name: [r.get(name) for r in rows] for name in self._row_names}
+        columns[BUCKET] = buckets
+        table = pa.table(columns, schema=self.stage_schema)
         self._memory.append(table)
         self._memory_bytes += table.nbytes
         self.staged_rows += len(rows)
@@ -91,17 +104,19 @@ class BucketedWriter:
         pq.write_table(table, path, row_group_size=8192, compression="none", write_statistics=True)
         self._spills.append(path)
         self._memory, self._memory_bytes = [], 0
+        pa.default_memory_pool().release_unused()  # the allocator would keep the chunk's peak
 
-    def _staged(self, key: PartitionKey) -> pa.Table:
-        """Every staged row of one partition (from memory and from the spill files)."""
-        y, m, mod = key
-        parts = []
-        expr = (pc.field("study_year") == y) & (pc.field("study_month") == m) & (pc.field("modality") == mod)
-        for t in self._memory:
-            parts.append(t.filter(expr))
+    def _chunks(self):
+        """The staged rows, one spill (or the rows still in memory) at a time, sorted by partition
+        and bucket: a commit holds one chunk, however large the run."""
         for path in self._spills:
-            parts.append(pq.read_table(path, filters=expr, schema=self.stage_schema))
-        return pa.concat_tables(parts) if parts else self.stage_schema.empty_table()
+            yield pq.read_table(path, schema=self.stage_schema)
+        if self._memory:
+            table = pa.concat_tables(self._memory)  # no copy: the staged tables' own buffers
+            self._memory, self._memory_bytes = [], 0
+            chunk = table.sort_by([(n, "ascending") for n in PARTITION_NAMES + [BUCKET]])
+            del table  # the unsorted rows go before the chunk is written
+            yield chunk
 
     def touched_partitions(self) -> list[PartitionKey]:
         return sorted({key for key, _ in self._touched})
@@ -110,40 +125,58 @@ class BucketedWriter:
         return sorted(self._touched)
 
     def commit(self, check_buckets: set | None = None) -> CommitResult:
-        """Write the staged rows. `check_buckets`: the (partition, bucket) pairs that may hold
-        left-overs of a killed run, whose existing SOPInstanceUIDs are read to skip rows already
-        there; None checks every touched bucket."""
+        """Write the staged rows: for each chunk (spill) and each (partition, bucket) in it, one new
+        sorted file, so memory follows the chunk, not the run (a run larger than one chunk writes
+        a copy file per chunk into a bucket; `compact` merges them). `check_buckets`: the
+        (partition, bucket) pairs that may hold left-overs of a killed run, whose existing
+        SOPInstanceUIDs are read to skip rows already there; None checks every touched bucket."""
         added = present = files = 0
         partitions: set[PartitionKey] = set()
-        by_partition: dict[PartitionKey, list[int]] = {}
-        for key, bucket in self._touched:
-            by_partition.setdefault(key, []).append(bucket)
-        for key in sorted(by_partition):
-            staged = self._staged(key)
-            partitions.add(key)
-            directory = join(self.table_path, partition_dir(key))
-            existing = bucket_files(self.fs, directory)
-            for bucket in sorted(by_partition[key]):
-                new = staged.filter(pc.equal(staged[BUCKET], bucket)).select(self.schema.names)
-                olds = existing.get(bucket, [])
+        existing: dict[PartitionKey, dict[int, list[str]]] = {}  # as found before this commit
+        written: dict[tuple[PartitionKey, int], list[str]] = {}
+        seen: dict[tuple[PartitionKey, int], pa.Array] = {}
+        for chunk in self._chunks():
+            for key, bucket, new in _runs(chunk):
+                partitions.add(key)
+                directory = join(self.table_path, partition_dir(key))
+                if key not in existing:
+                    existing[key] = bucket_files(self.fs, directory)
+                olds = existing[key].get(bucket, [])
                 if olds and (check_buckets is None or (key, bucket) in check_buckets):
-                    seen = pa.concat_arrays([_sop_column(self.fs, join(directory, n)) for n in olds])
+                    if (key, bucket) not in seen:
+                        seen[key, bucket] = pa.concat_arrays([_sop_column(self.fs, join(directory, n)) for n in olds])
                     before = new.num_rows
-                    new = new.filter(pc.invert(pc.is_in(new["sop_instance_uid"], value_set=seen)))
+                    new = new.filter(pc.invert(pc.is_in(new["sop_instance_uid"], value_set=seen[key, bucket])))
                     present += before - new.num_rows
                 if new.num_rows == 0:
                     continue
-                new = new.sort_by([(c, "ascending") for c in cat.SORT_COLUMNS])
-                write_parquet_atomic(self.fs, join(directory, next_bucket_file(bucket, olds)), new,
-                                     row_group_size=self.row_group_size)
+                new = new.select(self.schema.names).sort_by([(c, "ascending") for c in cat.SORT_COLUMNS])
+                mine = written.setdefault((key, bucket), [])
+                name = next_bucket_file(bucket, olds + mine)
+                write_parquet_atomic(self.fs, join(directory, name), new, row_group_size=self.row_group_size)
+                mine.append(name)
                 added += new.num_rows
                 files += 1
+            del chunk, new
+            pa.default_memory_pool().release_unused()
         self._touched.clear()
         return CommitResult(sorted(partitions), added, present, files)
 
     def discard_staging(self) -> None:
         self._memory, self._memory_bytes, self._spills = [], 0, []
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _runs(chunk: pa.Table):
+    """(partition key, bucket, rows) for each run of equal keys in a chunk sorted by them."""
+    cols = [chunk[n].to_pylist() for n in PARTITION_NAMES + [BUCKET]]
+    keys = list(zip(*cols))
+    start = 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[start]:
+            y, m, mod, bucket = keys[start]
+            yield (y, m, mod), bucket, chunk.slice(start, i - start)
+            start = i
 
 
 def bucket_files(fs, directory: str, remove_temporaries: bool = True) -> dict[int, list[str]]:
