@@ -126,3 +126,26 @@ def test_gallery_embeds_the_maps_it_has_and_says_why_not_for_the_others(tmp_path
     q = errors_query(S(), "m:1", "c", "test", 3)
     assert q.count("UNION ALL") == 2 and "WHERE rk <= 3" in q and "split = 'test'" in q
     assert "split" not in errors_query(S(), "m:1", "c", "all", 3)
+
+
+def test_an_unreadable_image_is_named_by_uid_and_the_others_go_on(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    from mi_warehouse.explain.model import ExplainModel
+    from mi_warehouse.explain.run import ExplainSummary, _batch
+
+    from .test_explain_maps import _card, _model
+
+    card = _card(None)
+    net = ExplainModel(_model().SerializeToString(), card, cam=False)
+    secret = tmp_path / "DOE^JANE" / "not-dicom.dcm"
+    secret.parent.mkdir()
+    secret.write_bytes(b"x" * 300)
+    folder = (tmp_path / "out").as_uri()
+    manifest = {"images": {}, "errors": {}}
+    summary = ExplainSummary("quadrant:1.0.0", "occlusion", folder)
+    _batch(net, "occlusion", [("1.2.3", str(secret)), ("1.2.4", get_testdata_file("CT_small.dcm"))], 8,
+           folder, manifest, summary)
+    assert summary.written == 1 and list(manifest["images"]) == ["1.2.4"]
+    assert "not a DICOM file" in summary.errors["1.2.3"] and "DOE" not in summary.errors["1.2.3"]
+    assert (tmp_path / "out" / "1.2.4.occlusion.png").read_bytes()[:4] == b"\x89PNG"
