@@ -31,26 +31,33 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def pydicom_copies(out: Path, n: int) -> list[Path]:
-    """`n` copies of pydicom's CT_small and MR_small, alternating, each its own instance, ten per patient."""
+    """`n` copies of pydicom's CT_small and MR_small, alternating, each its own instance, ten per patient.
+
+    Each source is written once with fixed-width placeholders (PatientID, study, series and instance
+    UIDs), which every copy replaces by bytes of the same length.
+    """
     import io
 
     from pydicom.data import get_testdata_file
 
-    sources = [pydicom.dcmread(get_testdata_file(name)) for name in ("CT_small.dcm", "MR_small.dcm")]
-    paths = []
-    for i in range(n):
-        ds = sources[i % 2]
-        patient = i // 10
-        ds.PatientID = f"BENCH{patient:07d}"
-        ds.StudyInstanceUID = f"1.2.826.0.1.3680043.10.1234.{patient}.{i % 2}"
-        ds.SeriesInstanceUID = f"1.2.826.0.1.3680043.10.1234.{patient}.{i % 2}.1"
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"1.2.826.0.1.3680043.10.1234.{patient}.{i}.2"
-        ds.InstanceNumber = i % 10
-        path = out / f"p{patient:07d}" / f"{i:07d}.dcm"
-        path.parent.mkdir(parents=True, exist_ok=True)
+    templates = []
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        ds = pydicom.dcmread(get_testdata_file(name))
+        ds.PatientID = "BENCH86420975"
+        ds.StudyInstanceUID = "1.2.826.0.1.3680043.10.1234.86420975.9"
+        ds.SeriesInstanceUID = "1.2.826.0.1.3680043.10.1234.86420975.9.1"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.1234.975318642"
         buf = io.BytesIO()
         ds.save_as(buf, enforce_file_format=True)
-        path.write_bytes(buf.getvalue())
+        templates.append(buf.getvalue())
+    paths = []
+    for i in range(n):
+        patient = i // 10
+        data = templates[i % 2].replace(b"BENCH86420975", b"BENCH1%07d" % patient) \
+            .replace(b"86420975.9", b"1%07d.%d" % (patient, 1 + i % 2)).replace(b"975318642", b"1%08d" % i)
+        path = out / f"p{patient:07d}" / f"{i:07d}.dcm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
         paths.append(path)
     return paths
 

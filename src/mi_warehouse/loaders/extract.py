@@ -11,6 +11,11 @@ A file without PatientID is rejected (`missing_patient_id`), or with `[loader] m
 "surrogate"` keyed by its StudyInstanceUID (keyed pseudonym `surrogate-study`, date shift of the
 study), with `patient_key_source = 'study'` and a warning row of that class.
 
+A well-formed Part 10 header is read once, from its bytes, by serde/fast_header.py (with
+de-identification, private attributes the profile drops are skipped unread); anything it does not
+take (no preamble, deflate, a cut or damaged header, ISO 2022 text, ...) is read by pydicom, which
+decides the failure class. Both give the same elements (tests/unit/test_fast_header.py).
+
 Failure classes: empty, not_dicom, truncated, corrupt, dicomdir, missing_uid, missing_patient_id,
 unreadable. Values that do not parse as their VR (invalid DA/DS/IS/AS) give a NULL column and a
 warning naming the tag, never the value (an original date as written would give the patient's

@@ -20,6 +20,8 @@ from .raw_elements import elements, encoding as dataset_encoding
 PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})  # Pixel Data, Float, Double Float
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN", "OB or OW", "US or OW"})
 NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "US or SS"})
+# text VRs whose values go into the model as they are (not numbers, names or binary)
+PLAIN_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "LO", "LT", "SH", "ST", "TM", "UC", "UI", "UR", "UT"})
 Element = tuple[int, str, Any]
 
 
@@ -64,8 +66,15 @@ def model_from_elements(items: Iterable[Element], bulk_limit: int = 1024,
                         encoding: str | None = "latin_1") -> dict:
     """The DICOM JSON model of `(tag, vr, value)` elements (as `raw_elements.elements` yields)."""
     out: dict[str, dict] = {}
+    keys = _KEYS
     for tag, vr, value in items:
-        if tag in PIXEL_DATA_TAGS:
+        key = keys.get(tag)
+        if key is None:
+            if tag in PIXEL_DATA_TAGS:
+                continue
+            key = _key(tag)
+        if type(value) is str and value and vr in PLAIN_TEXT_VRS:  # the common case: one text value
+            out[key] = {"vr": vr, "Value": [value]}
             continue
         entry: dict[str, Any] = {"vr": vr}
         if vr == "SQ":
@@ -91,8 +100,19 @@ def model_from_elements(items: Iterable[Element], bulk_limit: int = 1024,
                     entry["Value"] = [f"{int(v):08X}" for v in vals]
                 else:
                     entry["Value"] = [v if isinstance(v, str) else str(v) for v in vals]
-        out[f"{tag:08X}"] = entry
+        out[key] = entry
     return out
+
+
+def _key(tag: int) -> str:
+    """'GGGGEEEE', memoised for the tags a process meets (bounded)."""
+    key = f"{tag:08X}"
+    if len(_KEYS) < 50_000:
+        _KEYS[tag] = key
+    return key
+
+
+_KEYS: dict[int, str] = {}
 
 
 def to_json(model: dict, extra: str = "") -> str:

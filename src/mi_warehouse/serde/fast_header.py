@@ -35,7 +35,7 @@ PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})
 ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 CHARSET = 0x00080005
 UNDEFINED = 0xFFFFFFFF
-FIRST_READ = 1 << 16  # bytes read first; more only when the header is longer
+FIRST_READ = 1 << 15  # bytes read first; more only when the header is longer
 _TEXT = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "SH", "TM", "UI", "UC", "PN", "LT", "ST",
                    "UT", "UR"})
 _PYDICOM_VRS = frozenset({"SQ", "US or SS", "US or OW", "US or SS or OW", "OB or OW", "SS or US"})
@@ -241,7 +241,11 @@ class _Reader:
                 if keep_any and 0x10 <= elem <= 0xFF:
                     creator = True
                 elif not keep_any or elem < 0x1000 or not keeps(tag, creators.get(tag & 0xFFFF0000 | elem >> 8)):
-                    pos = self._skip(tag, vr, start, length, end, enc)
+                    stop = start + length
+                    if length != UNDEFINED and stop <= n and (end is None or stop <= end):
+                        pos = stop
+                    else:
+                        pos = self._skip(tag, vr, start, length, end, enc)
                     continue
             if length == UNDEFINED:
                 if vr != "SQ":

@@ -1,4 +1,8 @@
-"""Values of a parsed header straight from pydicom's raw elements: the loader's fast path.
+"""Values of a parsed header straight from pydicom's raw elements, and the decoders both readers share.
+
+The loader reads most headers with `fast_header` and falls back to pydicom for the rest; either
+way every value is decoded by `decode` here (one function per VR in `DECODERS`), so the two paths
+give the same elements.
 
 `pydicom.dcmread` leaves elements raw (bytes) until they are accessed; converting each through
 `Dataset.__getitem__` costs several times the parse. This module decodes the common cases

@@ -135,8 +135,9 @@ class Deidentifier:
 
     def private_rule(self) -> tuple:
         """For `serde.fast_header.read`: what it may skip unread, as `_private` decides: (whether any
-        private attribute is kept at all, `keeps_private`)."""
-        return self._keep_private, self.keeps_private
+        private attribute is kept at all, `keeps_private`). A creator is kept only with an element it
+        reserves, so without an allow-list nothing private is kept."""
+        return self._keep_private and bool(self._safe or self._private_tags), self.keeps_private
 
     def keeps_private(self, tag: int, creator_value) -> bool:
         """Whether the private data element `tag` (element 10xx-FFxx) is kept, under the value of its
