@@ -246,8 +246,10 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
     t0 = time.monotonic()
     summary = LoadSummary(run_id)
     table = t["dicom_metadata"]
-    staging_root = settings.home / "staging"
-    shutil.rmtree(staging_root, ignore_errors=True)  # left by killed runs; we hold the lock
+    # Left by killed runs of this database (we hold its load lock); loads of other databases
+    # from the same MIW_HOME run meanwhile, each in its own folder.
+    staging_root = settings.home / "staging" / settings.database
+    shutil.rmtree(staging_root, ignore_errors=True)
     writer = BucketedWriter(table.location, staging_root / run_id, max(table.buckets, 1),
                             table.bucketing_version)
     # The ledger holds paths: it lives with the PHI database, never in the core one.
