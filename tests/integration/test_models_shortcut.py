@@ -77,7 +77,8 @@ def sw(server_env, tmp_path_factory):
     write_predictions(session, settings, preds)
     register_versions(session, settings)
     record_runs(session, settings, preds, [])
-    run = run_models(session, settings, select="+eval_within_site_auc +dataset_profile")
+    run = run_models(session, settings, select="+eval_within_site_auc +dataset_profile eval_calibration "
+                                               "eval_metrics_by_site")
     tests = run_data_tests(session, settings, select="eval_site_shortcut eval_within_site_auc dataset_profile")
     yield dict(session=session, settings=settings, db=db, truth=truth, meta=meta, preds=preds, site_of=site_of,
                summary=summary, run=run, tests=tests)

@@ -31,8 +31,8 @@
 SELECT
   b.*,
   st.images_by_site,
-  mf.images_by_manufacturer,
-  sz.images_by_size
+  st.images_by_manufacturer,
+  st.images_by_size
 FROM (
 SELECT
   split,
@@ -60,36 +60,27 @@ FROM ({{ rows }}
 GROUP BY split
 ) b
 LEFT JOIN (
-  SELECT split, collect_list(named_struct('institution_key', institution_key, 'n_images', n_images,
-                                          'n_positive', n_positive, 'n_negative', n_negative)) AS images_by_site
+  -- one pass: the three breakdowns as grouping sets, each struct collected from its own set
+  SELECT
+    split,
+    collect_list(CASE WHEN g_site = 0 THEN named_struct('institution_key', institution_key, 'n_images', n_images,
+                                                        'n_positive', n_positive, 'n_negative', n_negative) END)
+      AS images_by_site,
+    collect_list(CASE WHEN g_manufacturer = 0 THEN named_struct('manufacturer', manufacturer, 'n_images', n_images) END)
+      AS images_by_manufacturer,
+    collect_list(CASE WHEN g_size = 0 THEN named_struct('image_rows', image_rows, 'image_columns', image_columns,
+                                                        'n_images', n_images) END) AS images_by_size
   FROM (
-    SELECT split, institution_key, count(*) AS n_images,
+    SELECT split, institution_key, manufacturer, image_rows, image_columns,
+           grouping(institution_key) AS g_site, grouping(manufacturer) AS g_manufacturer,
+           grouping(image_rows) AS g_size,
+           count(*) AS n_images,
            sum(CASE WHEN label_value = 1 THEN 1 ELSE 0 END) AS n_positive,
            sum(CASE WHEN label_value = 0 THEN 1 ELSE 0 END) AS n_negative
     FROM ({{ rows }}
     ) x
-    GROUP BY split, institution_key
+    GROUP BY split, institution_key, manufacturer, image_rows, image_columns
+    GROUPING SETS ((split, institution_key), (split, manufacturer), (split, image_rows, image_columns))
   ) c
   GROUP BY split
 ) st ON st.split = b.split
-LEFT JOIN (
-  SELECT split, collect_list(named_struct('manufacturer', manufacturer, 'n_images', n_images)) AS images_by_manufacturer
-  FROM (
-    SELECT split, manufacturer, count(*) AS n_images
-    FROM ({{ rows }}
-    ) x
-    GROUP BY split, manufacturer
-  ) c
-  GROUP BY split
-) mf ON mf.split = b.split
-LEFT JOIN (
-  SELECT split, collect_list(named_struct('image_rows', image_rows, 'image_columns', image_columns,
-                                          'n_images', n_images)) AS images_by_size
-  FROM (
-    SELECT split, image_rows, image_columns, count(*) AS n_images
-    FROM ({{ rows }}
-    ) x
-    GROUP BY split, image_rows, image_columns
-  ) c
-  GROUP BY split
-) sz ON sz.split = b.split

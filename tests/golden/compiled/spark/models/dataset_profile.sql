@@ -2,8 +2,8 @@
 SELECT
   b.*,
   st.images_by_site,
-  mf.images_by_manufacturer,
-  sz.images_by_size
+  st.images_by_manufacturer,
+  st.images_by_size
 FROM (
 SELECT
   split,
@@ -51,10 +51,21 @@ FROM (
 GROUP BY split
 ) b
 LEFT JOIN (
-  SELECT split, collect_list(named_struct('institution_key', institution_key, 'n_images', n_images,
-                                          'n_positive', n_positive, 'n_negative', n_negative)) AS images_by_site
+  -- one pass: the three breakdowns as grouping sets, each struct collected from its own set
+  SELECT
+    split,
+    collect_list(CASE WHEN g_site = 0 THEN named_struct('institution_key', institution_key, 'n_images', n_images,
+                                                        'n_positive', n_positive, 'n_negative', n_negative) END)
+      AS images_by_site,
+    collect_list(CASE WHEN g_manufacturer = 0 THEN named_struct('manufacturer', manufacturer, 'n_images', n_images) END)
+      AS images_by_manufacturer,
+    collect_list(CASE WHEN g_size = 0 THEN named_struct('image_rows', image_rows, 'image_columns', image_columns,
+                                                        'n_images', n_images) END) AS images_by_size
   FROM (
-    SELECT split, institution_key, count(*) AS n_images,
+    SELECT split, institution_key, manufacturer, image_rows, image_columns,
+           grouping(institution_key) AS g_site, grouping(manufacturer) AS g_manufacturer,
+           grouping(image_rows) AS g_size,
+           count(*) AS n_images,
            sum(CASE WHEN label_value = 1 THEN 1 ELSE 0 END) AS n_positive,
            sum(CASE WHEN label_value = 0 THEN 1 ELSE 0 END) AS n_negative
     FROM (
@@ -80,70 +91,8 @@ LEFT JOIN (
   ) l ON l.sop_instance_uid = m.sop_instance_uid
   WHERE m.patient_key IS NOT NULL
     ) x
-    GROUP BY split, institution_key
+    GROUP BY split, institution_key, manufacturer, image_rows, image_columns
+    GROUPING SETS ((split, institution_key), (split, manufacturer), (split, image_rows, image_columns))
   ) c
   GROUP BY split
-) st ON st.split = b.split
-LEFT JOIN (
-  SELECT split, collect_list(named_struct('manufacturer', manufacturer, 'n_images', n_images)) AS images_by_manufacturer
-  FROM (
-    SELECT split, manufacturer, count(*) AS n_images
-    FROM (
-  SELECT s.split, m.patient_key, m.study_uid, m.`rows` AS image_rows, m.`columns` AS image_columns,
-         m.modality, m.institution_key, m.manufacturer, l.label_value
-  FROM `mi`.`dicom_metadata` m
-  JOIN `mi`.`patient_split` s ON s.patient_key = m.patient_key
-  LEFT JOIN (
-    SELECT sop_instance_uid, max(label_value) AS label_value
-    FROM `mi`.`labels`
-    WHERE label_value IN (0, 1)
-    GROUP BY sop_instance_uid
-  ) l ON l.sop_instance_uid = m.sop_instance_uid
-  UNION ALL
-  SELECT 'all' AS split, m.patient_key, m.study_uid, m.`rows`, m.`columns`,
-         m.modality, m.institution_key, m.manufacturer, l.label_value
-  FROM `mi`.`dicom_metadata` m
-  LEFT JOIN (
-    SELECT sop_instance_uid, max(label_value) AS label_value
-    FROM `mi`.`labels`
-    WHERE label_value IN (0, 1)
-    GROUP BY sop_instance_uid
-  ) l ON l.sop_instance_uid = m.sop_instance_uid
-  WHERE m.patient_key IS NOT NULL
-    ) x
-    GROUP BY split, manufacturer
-  ) c
-  GROUP BY split
-) mf ON mf.split = b.split
-LEFT JOIN (
-  SELECT split, collect_list(named_struct('image_rows', image_rows, 'image_columns', image_columns,
-                                          'n_images', n_images)) AS images_by_size
-  FROM (
-    SELECT split, image_rows, image_columns, count(*) AS n_images
-    FROM (
-  SELECT s.split, m.patient_key, m.study_uid, m.`rows` AS image_rows, m.`columns` AS image_columns,
-         m.modality, m.institution_key, m.manufacturer, l.label_value
-  FROM `mi`.`dicom_metadata` m
-  JOIN `mi`.`patient_split` s ON s.patient_key = m.patient_key
-  LEFT JOIN (
-    SELECT sop_instance_uid, max(label_value) AS label_value
-    FROM `mi`.`labels`
-    WHERE label_value IN (0, 1)
-    GROUP BY sop_instance_uid
-  ) l ON l.sop_instance_uid = m.sop_instance_uid
-  UNION ALL
-  SELECT 'all' AS split, m.patient_key, m.study_uid, m.`rows`, m.`columns`,
-         m.modality, m.institution_key, m.manufacturer, l.label_value
-  FROM `mi`.`dicom_metadata` m
-  LEFT JOIN (
-    SELECT sop_instance_uid, max(label_value) AS label_value
-    FROM `mi`.`labels`
-    WHERE label_value IN (0, 1)
-    GROUP BY sop_instance_uid
-  ) l ON l.sop_instance_uid = m.sop_instance_uid
-  WHERE m.patient_key IS NOT NULL
-    ) x
-    GROUP BY split, image_rows, image_columns
-  ) c
-  GROUP BY split
-) sz ON sz.split = b.split;
+) st ON st.split = b.split;
