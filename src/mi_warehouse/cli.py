@@ -602,7 +602,10 @@ def demo_cmd(ctx, patients: int, seed: int) -> None:
                    "corpus); the shortcut model reads a site's burned-in marker:")
         click.echo(render(result.shortcut), nl=False)
     if result.report:
-        click.echo(f"\nReport (ROC, calibration, confusion matrix, per-site table): {result.report}")
+        click.echo(f"\nReport (ROC, calibration, confusion matrix, per-site table, saliency gallery; holds "
+                   f"patient images): {result.report}")
+    if result.shortcut_report:
+        click.echo(f"Shortcut model's report (its saliency gallery shows the marker): {result.shortcut_report}")
     click.echo(f"\nDone in {result.seconds:.0f}s. The server keeps running; try:\n"
                f"  .venv/bin/mi-warehouse beeline -e \"SELECT modality, count(*) FROM {s.database}.dicom_metadata "
                f"GROUP BY modality\"\n  .venv/bin/mi-warehouse lineage $(.venv/bin/mi-warehouse sql "

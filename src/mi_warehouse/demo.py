@@ -34,6 +34,7 @@ class DemoResult:
     seconds: float
     steps: list[tuple[str, float]]
     shortcut: Result | None = None  # pooled against within-site AUC of both models (eval_within_site_auc)
+    shortcut_report: Path | None = None  # the shortcut model's report: its gallery shows the marker
 
 
 def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
@@ -117,31 +118,32 @@ def run_demo(settings: Settings, patients: int = 300, seed: int = 2026,
             f"AS site_from_score_auc_pos, round(prevalence_score_corr, 3) AS prev_score_corr "
             f"FROM {settings.database}.eval_within_site_auc WHERE cohort = '{EVAL_COHORT}' AND split = 'all' "
             f"ORDER BY model_name")
-        report = None
+        report = shortcut_report = None
         try:
-            from .reports.eval_report import write_eval_report
-
-            t0 = time.monotonic()
-            maps = _saliency(session, settings)
-            step(f"saliency maps of the most confident errors: {maps.written} ({maps.method}) on the PHI side "
-                 f"at {maps.out}" if maps else "saliency maps: no image to explain", t0)
-            t0 = time.monotonic()
-            # the report embeds those maps: flagged as PHI (.miw/demo holds the source DICOM too)
-            report = write_eval_report(session, settings, DEMO_MODEL_REF, EVAL_COHORT,
-                                       settings.home / "demo" / "report", gallery=maps.out if maps else "",
-                                       embed_phi=True, gallery_size=GALLERY_SIZE)
-            step(f"report written: {report}", t0)
+            report = _report(session, settings, DEMO_MODEL_REF, "report", step)
+            shortcut_report = _report(session, settings, SHORTCUT_MODEL_REF, "report-shortcut", step)
         except ImportError as e:  # matplotlib missing
             log(f"no report: {e}")
-    return DemoResult(evaluation, report, time.monotonic() - t_start, steps, shortcut)
+    return DemoResult(evaluation, report, time.monotonic() - t_start, steps, shortcut, shortcut_report)
 
 
-def _saliency(session, settings):
-    """Saliency overlays of the test split's gallery cases (most confident errors and true positives)."""
+def _report(session, settings, model_ref: str, folder: str, step) -> Path:
+    """The model's report with its saliency gallery: the test split's gallery cases (most
+    confident errors and true positives) explained on the PHI side, then embedded in a report
+    flagged as PHI (`.miw/demo` holds the source DICOM too)."""
     from .reports import gallery
+    from .reports.eval_report import write_eval_report
 
-    cases = gallery.confident_errors(session, settings, DEMO_MODEL_REF, EVAL_COHORT, "test", GALLERY_SIZE)
-    return gallery.explain_cases(session, settings, DEMO_MODEL_REF, cases, "demo-gallery")
+    t0 = time.monotonic()
+    cases = gallery.confident_errors(session, settings, model_ref, EVAL_COHORT, "test", GALLERY_SIZE)
+    maps = gallery.explain_cases(session, settings, model_ref, cases, f"demo-{model_ref.split(':')[0]}")
+    step(f"saliency maps of {model_ref}'s gallery: {maps.written} ({maps.method}) on the PHI side at {maps.out}"
+         if maps else f"saliency maps of {model_ref}: no image to explain", t0)
+    t0 = time.monotonic()
+    path = write_eval_report(session, settings, model_ref, EVAL_COHORT, settings.home / "demo" / folder,
+                             gallery=maps.out if maps else "", embed_phi=True, gallery_size=GALLERY_SIZE)
+    step(f"report written: {path}", t0)
+    return path
 
 
 def _check(summary) -> None:
