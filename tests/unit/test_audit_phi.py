@@ -117,7 +117,9 @@ def test_identifier_patterns(tmp_path):
                           "ContentDate (00080023): not a valid DA; key 3f1234567c0d1e2f3a4b5c6d7e8f9a0b; "
                           "part-00000-08134076-c51d-43bc-b23b-4eb91afe7a60-c000.snappy.parquet; "
                           # a UUID whose middle groups read like a phone number (a CI run found this one)
-                          "part-00000-a7b67235-1755-4428-9679-f8e8ece9a340-c000.snappy.parquet"])
+                          "part-00000-a7b67235-1755-4428-9679-f8e8ece9a340-c000.snappy.parquet; "
+                          # run ids whose 8 hex digits are all decimal (about one in 43)
+                          "run 20261202T045225-12345678, infer-20261202T045225-90817263.parquet"])
     got = {(f.column, f.kind): f.count for f in findings(tmp_path)}
     assert got == {("message", "phone pattern"): 2, ("message", "e-mail pattern"): 1,
                    ("message", "digit-run pattern (MRN-like)"): 1}

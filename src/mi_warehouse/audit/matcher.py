@@ -29,6 +29,9 @@ DIGITS_RE = re.compile(r"(?<![^\W_]|\.)\d{7,}(?![^\W_]|\.\d)")
 PATH_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:/)?/[^\s\"'<>|,;*?]+")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 HEX = frozenset("0123456789abcdefABCDEF")
+# The run ids mi-warehouse writes (runtime/runs.py): `[prefix-]YYYYMMDDTHHMMSS-<8 hex>`; about one in
+# 43 has 8 hex digits that are all decimal, which would read as an MRN-like digit run.
+RUN_ID_RE = re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}(?![0-9a-fA-F])")
 TEMPORAL_VRS = frozenset({"DA", "DT", "TM"})
 
 
@@ -113,7 +116,10 @@ def _is_tag(run: str) -> bool:
 
 
 def _in_hex_token(text: str, start: int, end: int) -> bool:
-    """Digits inside a UUID (a file name's `08134076-c51d-...`) or a hex pseudonym."""
+    """Digits inside a UUID (a file name's `08134076-c51d-...`), a hex pseudonym or one of our run ids."""
+    for m in RUN_ID_RE.finditer(text, max(0, start - 24), min(len(text), end + 24)):
+        if m.start() <= start and end <= m.end():
+            return True
     left = start
     while left > 0 and (text[left - 1] in HEX or text[left - 1] == "-"):
         left -= 1

@@ -97,25 +97,22 @@ class BucketedWriter:
             self._spill()
 
     def _spill(self) -> None:
-        table = pa.concat_tables(self._memory).sort_by(
-            [(n, "ascending") for n in PARTITION_NAMES + [BUCKET]])
+        """The rows in memory to a local file, as they are (sorting is the commit's, run by run)."""
         self.staging.mkdir(parents=True, exist_ok=True)
         path = self.staging / f"spill-{len(self._spills):05d}.parquet"
-        pq.write_table(table, path, row_group_size=8192, compression="none", write_statistics=True)
+        pq.write_table(pa.concat_tables(self._memory), path, row_group_size=8192, compression="none")
         self._spills.append(path)
         self._memory, self._memory_bytes = [], 0
         pa.default_memory_pool().release_unused()  # the allocator would keep the chunk's peak
 
     def _chunks(self):
-        """The staged rows, one spill (or the rows still in memory) at a time, sorted by partition
-        and bucket: a commit holds one chunk, however large the run."""
+        """The staged rows, one spill (or the rows still in memory) at a time: a commit holds one
+        chunk, however large the run."""
         for path in self._spills:
             yield pq.read_table(path, schema=self.stage_schema)
         if self._memory:
-            table = pa.concat_tables(self._memory)  # no copy: the staged tables' own buffers
+            chunk = pa.concat_tables(self._memory)  # no copy: the staged tables' own buffers
             self._memory, self._memory_bytes = [], 0
-            chunk = table.sort_by([(n, "ascending") for n in PARTITION_NAMES + [BUCKET]])
-            del table  # the unsorted rows go before the chunk is written
             yield chunk
 
     def touched_partitions(self) -> list[PartitionKey]:
@@ -150,7 +147,7 @@ class BucketedWriter:
                     present += before - new.num_rows
                 if new.num_rows == 0:
                     continue
-                new = new.select(self.schema.names).sort_by([(c, "ascending") for c in cat.SORT_COLUMNS])
+                new = new.select(self.schema.names)
                 mine = written.setdefault((key, bucket), [])
                 name = next_bucket_file(bucket, olds + mine)
                 write_parquet_atomic(self.fs, join(directory, name), new, row_group_size=self.row_group_size)
@@ -168,14 +165,18 @@ class BucketedWriter:
 
 
 def _runs(chunk: pa.Table):
-    """(partition key, bucket, rows) for each run of equal keys in a chunk sorted by them."""
-    cols = [chunk[n].to_pylist() for n in PARTITION_NAMES + [BUCKET]]
-    keys = list(zip(*cols))
+    """(partition key, bucket, rows sorted by SORT_COLUMNS) for each (partition, bucket) of a
+    chunk: one sort of the key columns, then each run is taken (copied) on its own, so the chunk
+    is never copied whole."""
+    names = PARTITION_NAMES + [BUCKET]
+    order = pc.sort_indices(chunk.select(names + list(cat.SORT_COLUMNS)),
+                            sort_keys=[(n, "ascending") for n in names + list(cat.SORT_COLUMNS)])
+    keys = list(zip(*(chunk[n].take(order).to_pylist() for n in names)))
     start = 0
     for i in range(1, len(keys) + 1):
         if i == len(keys) or keys[i] != keys[start]:
             y, m, mod, bucket = keys[start]
-            yield (y, m, mod), bucket, chunk.slice(start, i - start)
+            yield (y, m, mod), bucket, chunk.take(order.slice(start, i - start))
             start = i
 
 
