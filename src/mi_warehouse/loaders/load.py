@@ -17,8 +17,8 @@ import socket
 import sys
 import time
 import warnings
+from collections import deque
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -129,13 +129,26 @@ def _outcomes(files: Iterable[SourceFile], workers: int, init_args: tuple) -> It
         return
     ctx = mp.get_context("spawn")
     with ctx.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
-        it = iter(files)
-        while True:  # bounded windows keep memory flat however many files there are
-            window = list(islice(it, 2000))
-            if not window:
-                break
-            for f, o in zip(window, pool.imap(_work, window, chunksize=32)):
-                yield f, o
+        # Chunks of files go out and their outcomes come back one pickle per chunk; a bounded number
+        # in flight keeps memory flat however many files there are, and never lets the workers idle
+        # while the results of a window drain (in order: the ledger and the error rows follow the walk).
+        in_flight: deque = deque()
+        for chunk in _chunks(files, WORK_CHUNK):
+            in_flight.append((chunk, pool.apply_async(_work_chunk, (chunk,))))
+            if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
+                done, result = in_flight.popleft()
+                yield from zip(done, result.get())
+        while in_flight:
+            done, result = in_flight.popleft()
+            yield from zip(done, result.get())
+
+
+WORK_CHUNK = 32  # files a worker extracts per task (one pickle of outcomes back)
+IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker
+
+
+def _work_chunk(files: list[SourceFile]) -> list[Outcome]:
+    return [_work(f) for f in files]
 
 
 def _spark_outcomes(files: Iterable[SourceFile], init_args: tuple, master: str | None

@@ -41,6 +41,7 @@ _TEXT = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "SH", "TM", "
 _PYDICOM_VRS = frozenset({"SQ", "US or SS", "US or OW", "US or SS or OW", "OB or OW", "SS or US"})
 # explicit VR bytes -> (VR, 4-byte length?)
 _VRS = {str(v).encode("ascii"): (str(v), v in EXPLICIT_VR_LENGTH_32) for v in _VR}
+_NOT_EMPTY_RAW = _TEXT - {"DS", "IS"}  # VRs whose empty value pydicom keeps as b"" (decoded here)
 
 
 class Unsupported(Exception):
@@ -181,10 +182,10 @@ class _Reader:
         append = out.append
         enc = inherited
         last = -1
-        seen_text = False
         first = item and not implicit
         creators: dict = {}
         long = True
+        limit = n if end is None else end
         while end is None or pos < end:
             if pos + 8 > n:
                 if top and pos >= self.size:
@@ -242,7 +243,7 @@ class _Reader:
                     creator = True
                 elif not keep_any or elem < 0x1000 or not keeps(tag, creators.get(tag & 0xFFFF0000 | elem >> 8)):
                     stop = start + length
-                    if length != UNDEFINED and stop <= n and (end is None or stop <= end):
+                    if length != UNDEFINED and stop <= limit:
                         pos = stop
                     else:
                         pos = self._skip(tag, vr, start, length, end, enc)
@@ -250,29 +251,26 @@ class _Reader:
             if length == UNDEFINED:
                 if vr != "SQ":
                     raise Unsupported("undefined length value")
-                seen_text = True
                 value, pos = self._sequence(start, None, enc)
                 append((tag, "SQ", value))
                 if creator:
                     creators[tag] = value
                 continue
             stop = start + length
-            if stop > n:
+            if stop > limit:
+                if end is not None:
+                    raise Unsupported("element runs past its item")
                 self._need(stop)
-            if end is not None and stop > end:
-                raise Unsupported("element runs past its item")
             if tag == CHARSET:  # before the empty-value rule: an empty set is the default repertoire
-                if seen_text:
+                if any(v in _TEXT or v == "SQ" for _, v, _ in out):
                     raise Unsupported("text or a sequence before the character set")
                 value = decode(vr, buf[start:stop], little, "latin_1")
                 enc = charset_codec(value)
                 if enc is None:
                     raise Unsupported("character set left to pydicom")
             elif vr == "SQ":
-                seen_text = True
                 value, _ = self._sequence(start, stop, enc)
-                vr = "SQ"
-            elif length == 0 and (implicit or vr not in _TEXT or vr == "DS" or vr == "IS"):
+            elif length == 0 and (implicit or vr not in _NOT_EMPTY_RAW):
                 # pydicom keeps no bytes for an empty value of these: it decodes it, and names the VR
                 if implicit and (group & 1 or vr in _PYDICOM_VRS):
                     raise Unsupported("empty private or ambiguous element")
@@ -281,8 +279,6 @@ class _Reader:
                 f = decoders.get(vr)
                 if f is None:
                     raise Unsupported("VR left to pydicom")
-                if vr in _TEXT:
-                    seen_text = True
                 value = f(buf[start:stop], little, enc)
             append((tag, vr, value))
             if creator:
