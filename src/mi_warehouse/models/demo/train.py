@@ -223,18 +223,23 @@ def write_card(card: ModelCard, path: Path) -> None:
     load_card(path)
 
 
+def arguments(doc: str, corpus_seed: int, epochs: int) -> argparse.ArgumentParser:
+    """The options every demo training script takes (corpus size and seed, seed, epochs, threads, out)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--patients", type=int, default=1000)
+    ap.add_argument("--corpus-seed", type=int, default=corpus_seed)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--epochs", type=int, default=epochs)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=HERE)
+    return ap
+
+
 def main(argv=None) -> None:
     """Command line entry point (see the module docstring)."""
     import torch
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--patients", type=int, default=1000)
-    ap.add_argument("--corpus-seed", type=int, default=20250101)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=HERE)
-    args = ap.parse_args(argv)
+    args = arguments(__doc__, corpus_seed=20250101, epochs=40).parse_args(argv)
     torch.set_num_threads(args.threads)
     np.random.seed(args.seed)
     base = ModelCard.from_dict(BASE_CARD, "BASE_CARD")

@@ -15,7 +15,6 @@ activation maps apply). Needs the ``train`` extra (torch); it exists to be a bad
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import tempfile
 import time
@@ -27,7 +26,7 @@ import pydicom
 from mi_warehouse.models.card import ModelCard, load_card
 from mi_warehouse.models.checks import inspect_model
 from mi_warehouse.models.demo.dataset import load_chest_images, split_patients
-from mi_warehouse.models.demo.train import (BASE_CARD, HERE, _split_text, export_onnx, train,
+from mi_warehouse.models.demo.train import (BASE_CARD, _split_text, arguments, export_onnx, train,
                                             verify_and_score, write_card)
 from mi_warehouse.models.metrics import binary_metrics, roc_auc
 
@@ -76,18 +75,12 @@ def main(argv=None) -> None:
 
     from mi_warehouse.synth import Shortcut, generate
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--patients", type=int, default=1000)
-    ap.add_argument("--corpus-seed", type=int, default=20250202)
+    ap = arguments(__doc__, corpus_seed=20250202, epochs=30)
     ap.add_argument("--site", default="SAM")
     ap.add_argument("--marker", default="text", choices=["text", "box"])
     ap.add_argument("--finding-contrast", type=float, default=0.3)
     ap.add_argument("--site-rate", type=float, default=0.9)
     ap.add_argument("--other-rate", type=float, default=0.1)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=HERE)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     np.random.seed(args.seed)
