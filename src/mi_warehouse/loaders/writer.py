@@ -64,6 +64,7 @@ class BucketedWriter:
         self._memory: list[pa.Table] = []
         self._memory_bytes = 0
         self._spills: list[Path] = []
+        self._groups: dict[tuple[PartitionKey, int], list[tuple[int, int]]] = {}  # -> (spill, row group)
         self.staged_rows = 0
         self._touched: set[tuple[PartitionKey, int]] = set()
         self._buckets: dict[str | None, int] = {}
@@ -97,23 +98,28 @@ class BucketedWriter:
             self._spill()
 
     def _spill(self) -> None:
-        """The rows in memory to a local file, as they are (sorting is the commit's, run by run)."""
+        """The rows in memory to a local file, one row group per (partition, bucket), each sorted
+        by SORT_COLUMNS: the commit then reads one bucket's row groups at a time."""
         self.staging.mkdir(parents=True, exist_ok=True)
-        path = self.staging / f"spill-{len(self._spills):05d}.parquet"
-        pq.write_table(pa.concat_tables(self._memory), path, row_group_size=8192, compression="none")
-        self._spills.append(path)
+        number = len(self._spills)
+        path = self.staging / f"spill-{number:05d}.parquet"
+        table = pa.concat_tables(self._memory)  # no copy: the staged tables' own buffers
         self._memory, self._memory_bytes = [], 0
+        with pq.ParquetWriter(path, self.stage_schema, compression="none") as out:
+            for group, (key, bucket, rows) in enumerate(_runs(table)):
+                out.write_table(rows, row_group_size=max(rows.num_rows, 1))
+                self._groups.setdefault((key, bucket), []).append((number, group))
+        self._spills.append(path)
+        del table
         pa.default_memory_pool().release_unused()  # the allocator would keep the chunk's peak
 
-    def _chunks(self):
-        """The staged rows, one spill (or the rows still in memory) at a time: a commit holds one
-        chunk, however large the run."""
-        for path in self._spills:
-            yield pq.read_table(path, schema=self.stage_schema)
-        if self._memory:
-            chunk = pa.concat_tables(self._memory)  # no copy: the staged tables' own buffers
-            self._memory, self._memory_bytes = [], 0
-            yield chunk
+    def _bucket_rows(self, key: PartitionKey, bucket: int) -> pa.Table:
+        """One bucket's staged rows, from its row group in each spill, sorted by SORT_COLUMNS."""
+        parts = []
+        for number, group in self._groups.get((key, bucket), []):
+            parts.append(pq.ParquetFile(self._spills[number]).read_row_group(group))
+        rows = pa.concat_tables(parts)
+        return rows if len(parts) == 1 else rows.sort_by([(c, "ascending") for c in cat.SORT_COLUMNS])
 
     def touched_partitions(self) -> list[PartitionKey]:
         return sorted({key for key, _ in self._touched})
@@ -122,45 +128,40 @@ class BucketedWriter:
         return sorted(self._touched)
 
     def commit(self, check_buckets: set | None = None) -> CommitResult:
-        """Write the staged rows: for each chunk (spill) and each (partition, bucket) in it, one new
-        sorted file, so memory follows the chunk, not the run (a run larger than one chunk writes
-        a copy file per chunk into a bucket; `compact` merges them). `check_buckets`: the
-        (partition, bucket) pairs that may hold left-overs of a killed run, whose existing
-        SOPInstanceUIDs are read to skip rows already there; None checks every touched bucket."""
+        """Write the staged rows: for each touched bucket of each touched partition, one new sorted
+        file, read from the spills one bucket at a time (memory follows a bucket's share of the
+        run, not the run). `check_buckets`: the (partition, bucket) pairs that may hold left-overs
+        of a killed run, whose existing SOPInstanceUIDs are read to skip rows already there; None
+        checks every touched bucket."""
+        if self._memory:
+            self._spill()
         added = present = files = 0
         partitions: set[PartitionKey] = set()
-        existing: dict[PartitionKey, dict[int, list[str]]] = {}  # as found before this commit
-        written: dict[tuple[PartitionKey, int], list[str]] = {}
-        seen: dict[tuple[PartitionKey, int], pa.Array] = {}
-        for chunk in self._chunks():
-            for key, bucket, new in _runs(chunk):
-                partitions.add(key)
-                directory = join(self.table_path, partition_dir(key))
-                if key not in existing:
-                    existing[key] = bucket_files(self.fs, directory)
-                olds = existing[key].get(bucket, [])
-                if olds and (check_buckets is None or (key, bucket) in check_buckets):
-                    if (key, bucket) not in seen:
-                        seen[key, bucket] = pa.concat_arrays([_sop_column(self.fs, join(directory, n)) for n in olds])
-                    before = new.num_rows
-                    new = new.filter(pc.invert(pc.is_in(new["sop_instance_uid"], value_set=seen[key, bucket])))
-                    present += before - new.num_rows
-                if new.num_rows == 0:
-                    continue
-                new = new.select(self.schema.names)
-                mine = written.setdefault((key, bucket), [])
-                name = next_bucket_file(bucket, olds + mine)
-                write_parquet_atomic(self.fs, join(directory, name), new, row_group_size=self.row_group_size)
-                mine.append(name)
+        existing: dict[PartitionKey, dict[int, list[str]]] = {}
+        for key, bucket in sorted(self._groups):
+            partitions.add(key)
+            directory = join(self.table_path, partition_dir(key))
+            if key not in existing:
+                existing[key] = bucket_files(self.fs, directory)
+            new = self._bucket_rows(key, bucket).select(self.schema.names)
+            olds = existing[key].get(bucket, [])
+            if olds and (check_buckets is None or (key, bucket) in check_buckets):
+                seen = pa.concat_arrays([_sop_column(self.fs, join(directory, n)) for n in olds])
+                before = new.num_rows
+                new = new.filter(pc.invert(pc.is_in(new["sop_instance_uid"], value_set=seen)))
+                present += before - new.num_rows
+            if new.num_rows:
+                write_parquet_atomic(self.fs, join(directory, next_bucket_file(bucket, olds)), new,
+                                     row_group_size=self.row_group_size)
                 added += new.num_rows
                 files += 1
-            del chunk, new
+            del new
             pa.default_memory_pool().release_unused()
         self._touched.clear()
         return CommitResult(sorted(partitions), added, present, files)
 
     def discard_staging(self) -> None:
-        self._memory, self._memory_bytes, self._spills = [], 0, []
+        self._memory, self._memory_bytes, self._spills, self._groups = [], 0, [], {}
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
