@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 SQL = REPO / "sql"
 MODELS = {"cohort_adult_chest_xr", "cohort_ct_pet", "cohort_longitudinal", "patient_split", "dataset_profile",
           "eval_predictions", "eval_unscored", "eval_metrics", "eval_calibration", "eval_metrics_by_site",
-          "eval_metrics_by_manufacturer", "eval_compare_versions", "longitudinal_scores", "model_lineage"}
+          "eval_metrics_by_manufacturer", "eval_compare_versions", "longitudinal_scores", "model_lineage",
+          "eval_site_shortcut", "eval_within_site_auc"}
 
 
 def _compile(tmp_path, engine="spark", vars=None, exists=False, full_refresh=False, select=None, root=SQL):
