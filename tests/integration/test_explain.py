@@ -80,13 +80,6 @@ def world(server_env, tmp_path_factory):
     session.close()
 
 
-def _real(findings) -> list:
-    """Findings other than the audit's known false positive on our own run ids: a load run id
-    (`YYYYMMDDTHHMMSS-<8 hex>`) whose 8 hex digits are all decimal reads as an MRN-like digit
-    run (about 2% of loads; reported to the audit's owner)."""
-    return [f for f in findings if not (f.column == "load_run_id" and f.kind.startswith("digit-run"))]
-
-
 def _core_dir(settings) -> Path:
     return settings.local_storage_dir / settings.database
 
@@ -111,7 +104,7 @@ def test_explain_writes_on_the_phi_side_only_and_the_audit_finds_nothing(world):
     assert not any(p.suffix == ".png" or EXPLAIN_DIR in str(p) for p in _core_dir(st).rglob("*"))
     after = scan(st)
     assert after == findings_before  # explain left nothing the audit can see
-    assert _real(after) == [], after
+    assert after == [], after
     audit = run_cli(["audit", "phi"], world["env"])
     assert audit.returncode == (1 if after else 0), audit.stdout + audit.stderr
 
@@ -170,4 +163,4 @@ def test_the_report_gallery_shows_the_most_confident_errors(world, tmp_path):
     plain = write_eval_report(s, st, MODEL, COHORT, tmp_path / "nogallery", split="all").read_text()
     assert "Saliency gallery" not in plain and "Contains patient images" not in plain
     assert not (_core_dir(st) / "r").exists()
-    assert _real(scan(st)) == []
+    assert scan(st) == []

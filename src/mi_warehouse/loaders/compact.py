@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow.fs import FileSelector, FileType
 

@@ -53,16 +53,17 @@ class KeyIndex:
     def _shard_dir(self, shard: int) -> str:
         return join(self.dir, f"{shard:03d}")
 
+    def _paths(self, shard: int) -> list[str]:
+        """The shard's files, listed (no footer read)."""
+        d = self._shard_dir(shard)
+        if self.fs.get_file_info(d).type != FileType.Directory:
+            return []
+        return sorted(i.path for i in self.fs.get_file_info(FileSelector(d))
+                      if i.base_name.endswith(".parquet") and not i.base_name.startswith("."))
+
     def _files(self, shard: int) -> list[_File]:
         if shard not in self._footers:
-            d = self._shard_dir(shard)
-            info = self.fs.get_file_info(d)
-            files = []
-            if info.type == FileType.Directory:
-                for i in sorted(self.fs.get_file_info(FileSelector(d)), key=lambda i: i.base_name):
-                    if i.base_name.endswith(".parquet") and not i.base_name.startswith("."):
-                        files.append(_File(i.path, self._ranges(i.path)))
-            self._footers[shard] = files
+            self._footers[shard] = [_File(p, self._ranges(p)) for p in self._paths(shard)]
         return self._footers[shard]
 
     def _ranges(self, path: str) -> list:
@@ -103,25 +104,25 @@ class KeyIndex:
             write_parquet_atomic(self.fs, join(self._shard_dir(s), f"{name}.parquet"), part,
                                  row_group_size=self.row_group)
             self._footers.pop(s, None)
-            if len(self._files(s)) > self.max_files:
+            if len(self._paths(s)) > self.max_files:
                 self.merge(s, name)
 
     def merge(self, shard: int, name: str) -> None:
-        files = self._files(shard)
+        paths = self._paths(shard)
         tables = []
-        for f in files:
-            with self.fs.open_input_file(f.path) as fp:
+        for path in paths:
+            with self.fs.open_input_file(path) as fp:
                 tables.append(pq.read_table(fp))
         merged = pa.concat_tables(tables, promote_options="default").sort_by(self.key)
         target = join(self._shard_dir(shard), f"merged-{name}.parquet")
         write_parquet_atomic(self.fs, target, merged, row_group_size=self.row_group)
-        for f in files:
-            if f.path != target:
-                self.fs.delete_file(f.path)
+        for path in paths:
+            if path != target:
+                self.fs.delete_file(path)
         self._footers.pop(shard, None)
 
     def file_count(self) -> int:
-        return sum(len(self._files(s)) for s in range(self.shards))
+        return sum(len(self._paths(s)) for s in range(self.shards))
 
 
 def _holds(sorted_keys: list[str], lo: str, hi: str) -> bool:

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from ..serde import catalog as cat
 from ..serde.hive_hash import bucket_file_name, bucket_id, bucket_id_from_file_name
-from ..runtime.storage import exists, filesystem, join, read_parquet, write_parquet_atomic
+from ..runtime.storage import exists, filesystem, join, write_parquet_atomic
 
 PartitionKey = tuple[int, int, str]
 BUCKET = "_bucket"
