@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -72,28 +73,48 @@ def rewrite(table: Path, staging: Path, batch: list[dict]) -> float:
     w = BucketedWriter(table.as_uri(), staging, BUCKETS, 1)
     w.stage([dict(r) for r in batch])
     t0 = time.perf_counter()
+    w._spill()
     fs, base = filesystem(table.as_uri())
     schema = cat.arrow_schema()
-    for key in w.touched_partitions():
-        staged = w._staged(key)
+    existing: dict = {}
+    opened: dict = {}
+    for key, bucket in sorted(w._groups):
         directory = join(base, partition_dir(key))
-        existing = bucket_files(fs, directory)
-        for bucket in sorted({b for k, b in w._touched if k == key}):
-            new = staged.filter(pc.equal(staged[BUCKET], bucket)).select(schema.names)
-            olds = [pq.read_table(join(directory, n)).select(schema.names).cast(schema) for n in existing.get(bucket, [])]
-            merged = pa.concat_tables(olds + [new]).sort_by([(c, "ascending") for c in cat.SORT_COLUMNS])
-            for n in existing.get(bucket, []):
-                fs.delete_file(join(directory, n))
-            write_parquet_atomic(fs, join(directory, f"{bucket:06d}_0"), merged, row_group_size=16_384)
+        if key not in existing:
+            existing[key] = bucket_files(fs, directory)
+        new = w._bucket_rows(key, bucket, opened).select(schema.names)
+        olds = [pq.read_table(join(directory, n)).select(schema.names).cast(schema)
+                for n in existing[key].get(bucket, [])]
+        merged = pa.concat_tables(olds + [new]).sort_by([(c, "ascending") for c in cat.SORT_COLUMNS])
+        for n in existing[key].get(bucket, []):
+            fs.delete_file(join(directory, n))
+        write_parquet_atomic(fs, join(directory, f"{bucket:06d}_0"), merged, row_group_size=16_384)
     seconds = time.perf_counter() - t0
     w.discard_staging()
     return seconds
+
+
+def _files(table: Path) -> set[Path]:
+    return {p for p in table.rglob("*") if p.is_file()}
+
+
+def timed(fn, table: Path, staging: Path, batch: list[dict], repeat: int) -> float:
+    """Median seconds of `repeat` appends, each into the partition as it stood (the files an
+    append added are removed before the next)."""
+    before = _files(table)
+    times = []
+    for _ in range(repeat):
+        times.append(fn(table, staging, batch))
+        for p in _files(table) - before:
+            p.unlink()
+    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--existing", default="10000,200000")
     ap.add_argument("--add", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=7, help="appends per size and method (median shown)")
     ap.add_argument("--json-bytes", type=int, default=4000, help="header_json size per row (real CR/DX: 3-6 KB)")
     a = ap.parse_args(argv)
     sizes = [int(x) for x in a.existing.split(",")]
@@ -107,11 +128,13 @@ def main(argv: list[str] | None = None) -> dict:
             for method, fn in (("append", commit), ("append, buckets checked", checked), ("rewrite", rewrite)):
                 table = work / f"{method}-{size}"
                 commit(table, work / "staging", base)  # the partition as it stands
-                results[(method, size)] = fn(table, work / "staging", batch)
+                results[(method, size)] = fn(table, work / "staging", batch) if fn is rewrite \
+                    else timed(fn, table, work / "staging", batch, a.repeat)
                 shutil.rmtree(table)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nappend {a.add} rows (header_json {a.json_bytes} B) into one partition of N rows, 8 buckets")
+    print(f"\nappend {a.add} rows (header_json {a.json_bytes} B) into one partition of N rows, 8 buckets; "
+          f"appends: median of {a.repeat}, rewrite: once")
     print("| method | " + " | ".join(f"N={s:,}" for s in sizes) + f" | ratio N={sizes[-1]:,} / N={sizes[0]:,} |")
     print("| --- |" + " ---: |" * (len(sizes) + 1))
     out = {}

@@ -202,7 +202,7 @@ def apply_cmd(ctx, dry_run: bool, engine: str | None, show_status: bool, repair:
 # --- loading ----------------------------------------------------------------------
 @main.command("load")
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--workers", type=int, default=0, help="Worker processes (default: all cores).")
+@click.option("--workers", type=int, default=0, help="Processes extracting headers, this one included (default: all cores).")
 @click.option("--batch-rows", type=int, default=1000, show_default=True, help="Rows staged per batch.")
 @click.option("--deid", type=click.Choice(["on", "off"]), default="on", show_default=True,
               help="De-identify on the way in; 'off' only for data already de-identified.")

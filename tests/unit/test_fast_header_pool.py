@@ -27,3 +27,22 @@ def test_pool_gives_the_outcomes_of_one_worker_in_walk_order(monkeypatch):
     assert [(o.row, o.error_class, o.warnings) for _, o in two] == [(o.row, o.error_class, o.warnings)
                                                                      for _, o in one]
     assert sum(o.row is not None for _, o in two) > 20
+
+
+def test_the_parent_extracts_while_the_pool_is_full_and_the_rest_goes_to_the_pool(monkeypatch):
+    """`--workers 2` is this process and one pool process: neither waits while the other works."""
+    monkeypatch.setattr(load, "WORK_CHUNK", 2)
+    monkeypatch.setattr(load, "IN_FLIGHT_PER_WORKER", 1)
+    original, here = load._work_chunk, []
+
+    def counted(chunk):  # pickled by name for the pool, whose processes run the original
+        here.append(len(chunk))
+        return original(chunk)
+
+    counted.__module__, counted.__qualname__ = original.__module__, original.__qualname__
+    monkeypatch.setattr(load, "_work_chunk", counted)
+    files = _files()
+    init = (None, "run-1", 1024, False, None, "surrogate", "default")
+    out = list(load._outcomes(iter(files), 2, init))
+    assert [f for f, _ in out] == files
+    assert 0 < sum(here) < len(files)  # some chunks extracted here, the others by the pool

@@ -42,7 +42,7 @@ from .writer import BucketedWriter
 
 @dataclass
 class LoadOptions:
-    workers: int = 0  # 0: all cores
+    workers: int = 0  # processes extracting headers, this one included; 0: all cores
     batch_rows: int = 1000
     deid: bool = True
     keep_phi_map: bool = False
@@ -122,29 +122,57 @@ def _local_key_file(key_file: str) -> str:
 
 
 def _outcomes(files: Iterable[SourceFile], workers: int, init_args: tuple) -> Iterator[tuple[SourceFile, Outcome]]:
+    """(file, outcome) in walk order, extracted by `workers` processes: this one and workers - 1 in
+    a pool.
+
+    Chunks of files go out to the pool and their outcomes come back one pickle per chunk; a bounded
+    number in flight keeps memory flat however many files there are. This process does its own
+    work (walk, ledger lookups, accounting, staging) and, whenever the pool has all the chunks it
+    may hold and the oldest is not back yet, extracts the next chunk itself instead of waiting: on
+    N cores the run keeps N processes busy, not N workers plus a parent competing for the cores.
+    Outcomes are handed on in walk order (the ledger, duplicates and error rows follow the walk).
+    """
+    _init_worker(*init_args)
     if workers <= 1:
-        _init_worker(*init_args)
         for f in files:
             yield f, _work(f)
         return
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
-        # Chunks of files go out and their outcomes come back one pickle per chunk; a bounded number
-        # in flight keeps memory flat however many files there are, and never lets the workers idle
-        # while the results of a window drain (in order: the ledger and the error rows follow the walk).
-        in_flight: deque = deque()
+    with ctx.Pool(workers - 1, initializer=_init_worker, initargs=init_args) as pool:
+        queue: deque = deque()  # (chunk, AsyncResult of the pool, or the outcomes extracted here)
+        remote = 0
+        limit = IN_FLIGHT_PER_WORKER * (workers - 1)
+
+        def head_ready() -> bool:
+            result = queue[0][1]
+            return isinstance(result, list) or result.ready()
+
+        def pop() -> Iterator[tuple[SourceFile, Outcome]]:
+            nonlocal remote
+            done, result = queue.popleft()
+            if not isinstance(result, list):
+                remote -= 1
+                result = result.get()
+            return zip(done, result)
+
         for chunk in _chunks(files, WORK_CHUNK):
-            in_flight.append((chunk, pool.apply_async(_work_chunk, (chunk,))))
-            if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
-                done, result = in_flight.popleft()
-                yield from zip(done, result.get())
-        while in_flight:
-            done, result = in_flight.popleft()
-            yield from zip(done, result.get())
+            while queue and head_ready():
+                yield from pop()
+            if remote < limit:
+                queue.append((chunk, pool.apply_async(_work_chunk, (chunk,))))
+            elif len(queue) < 2 * limit + 2:
+                queue.append((chunk, _work_chunk(chunk)))  # the pool is full: extract here
+                continue
+            else:  # many chunks extracted here wait on a slow one of the pool: wait for it
+                yield from pop()
+                queue.append((chunk, pool.apply_async(_work_chunk, (chunk,))))
+            remote += 1
+        while queue:
+            yield from pop()
 
 
 WORK_CHUNK = 32  # files a worker extracts per task (one pickle of outcomes back)
-IN_FLIGHT_PER_WORKER = 4  # chunks queued per worker
+IN_FLIGHT_PER_WORKER = 16  # chunks queued per pool process: enough work to last while this one accounts a batch
 
 
 def _work_chunk(files: list[SourceFile]) -> list[Outcome]:

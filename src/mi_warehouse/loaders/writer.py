@@ -19,6 +19,8 @@ reads nothing of what is there.
 from __future__ import annotations
 
 import shutil
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +67,7 @@ class BucketedWriter:
         self._memory_bytes = 0
         self._spills: list[Path] = []
         self._groups: dict[tuple[PartitionKey, int], list[tuple[int, int]]] = {}  # -> (spill, row group)
+        self._resident: dict[tuple[PartitionKey, int], pa.Table] = {}  # sorted rows of a run never spilled
         self.staged_rows = 0
         self._touched: set[tuple[PartitionKey, int]] = set()
         self._buckets: dict[str | None, int] = {}
@@ -103,21 +106,26 @@ class BucketedWriter:
         self.staging.mkdir(parents=True, exist_ok=True)
         number = len(self._spills)
         path = self.staging / f"spill-{number:05d}.parquet"
-        table = pa.concat_tables(self._memory)  # no copy: the staged tables' own buffers
+        runs = _runs(pa.concat_tables(self._memory))  # the staged tables' own buffers, until sorted
         self._memory, self._memory_bytes = [], 0
         with pq.ParquetWriter(path, self.stage_schema, compression="none") as out:
-            for group, (key, bucket, rows) in enumerate(_runs(table)):
+            for group, (key, bucket, rows) in enumerate(runs):
                 out.write_table(rows, row_group_size=max(rows.num_rows, 1))
                 self._groups.setdefault((key, bucket), []).append((number, group))
         self._spills.append(path)
-        del table
+        runs = rows = None  # the sorted chunk is freed
         pa.default_memory_pool().release_unused()  # the allocator would keep the chunk's peak
 
-    def _bucket_rows(self, key: PartitionKey, bucket: int) -> pa.Table:
-        """One bucket's staged rows, from its row group in each spill, sorted by SORT_COLUMNS."""
+    def _bucket_rows(self, key: PartitionKey, bucket: int, opened: dict[int, pq.ParquetFile]) -> pa.Table:
+        """One bucket's staged rows, from its row group in each spill, sorted by SORT_COLUMNS.
+        `opened`: the spills' ParquetFiles, each opened (its footer read) once per commit."""
+        if (key, bucket) in self._resident:
+            return self._resident.pop((key, bucket))
         parts = []
         for number, group in self._groups.get((key, bucket), []):
-            parts.append(pq.ParquetFile(self._spills[number]).read_row_group(group))
+            if number not in opened:
+                opened[number] = pq.ParquetFile(self._spills[number])
+            parts.append(opened[number].read_row_group(group))
         rows = pa.concat_tables(parts)
         return rows if len(parts) == 1 else rows.sort_by([(c, "ascending") for c in cat.SORT_COLUMNS])
 
@@ -127,57 +135,74 @@ class BucketedWriter:
     def touched(self) -> list[tuple[PartitionKey, int]]:
         return sorted(self._touched)
 
-    def commit(self, check_buckets: set | None = None) -> CommitResult:
+    def commit(self, check_buckets: set | None = None, threads: int = 4) -> CommitResult:
         """Write the staged rows: for each touched bucket of each touched partition, one new sorted
-        file, read from the spills one bucket at a time (memory follows a bucket's share of the
-        run, not the run). `check_buckets`: the (partition, bucket) pairs that may hold left-overs
-        of a killed run, whose existing SOPInstanceUIDs are read to skip rows already there; None
-        checks every touched bucket."""
-        if self._memory:
+        file. Rows that never left memory are sorted there; otherwise they are read from the spills
+        one bucket at a time (memory follows a bucket's share of the run, not the run). Files are
+        encoded and written by `threads` threads (Arrow releases the GIL while it encodes), a
+        bounded number of buckets in flight. `check_buckets`: the (partition, bucket) pairs that
+        may hold left-overs of a killed run, whose existing SOPInstanceUIDs are read to skip rows
+        already there; None checks every touched bucket."""
+        if self._memory and not self._spills:  # the whole run fits in memory: no spill file
+            self._resident = {(k, b): rows for k, b, rows in _runs(pa.concat_tables(self._memory))}
+            self._memory, self._memory_bytes = [], 0
+        elif self._memory:
             self._spill()
         added = present = files = 0
         partitions: set[PartitionKey] = set()
         existing: dict[PartitionKey, dict[int, list[str]]] = {}
-        for key, bucket in sorted(self._groups):
-            partitions.add(key)
-            directory = join(self.table_path, partition_dir(key))
-            if key not in existing:
-                existing[key] = bucket_files(self.fs, directory)
-            new = self._bucket_rows(key, bucket).select(self.schema.names)
-            olds = existing[key].get(bucket, [])
-            if olds and (check_buckets is None or (key, bucket) in check_buckets):
-                seen = pa.concat_arrays([_sop_column(self.fs, join(directory, n)) for n in olds])
-                before = new.num_rows
-                new = new.filter(pc.invert(pc.is_in(new["sop_instance_uid"], value_set=seen)))
-                present += before - new.num_rows
-            if new.num_rows:
-                write_parquet_atomic(self.fs, join(directory, next_bucket_file(bucket, olds)), new,
-                                     row_group_size=self.row_group_size)
-                added += new.num_rows
-                files += 1
-            del new
-            pa.default_memory_pool().release_unused()
+        opened: dict[int, pq.ParquetFile] = {}
+        in_flight: deque = deque()
+        with ThreadPoolExecutor(max(threads, 1)) as pool:
+            for key, bucket in sorted(self._resident or self._groups):
+                partitions.add(key)
+                directory = join(self.table_path, partition_dir(key))
+                if key not in existing:
+                    existing[key] = bucket_files(self.fs, directory)
+                new = self._bucket_rows(key, bucket, opened).select(self.schema.names)
+                olds = existing[key].get(bucket, [])
+                if olds and (check_buckets is None or (key, bucket) in check_buckets):
+                    seen = pa.concat_arrays([_sop_column(self.fs, join(directory, n)) for n in olds])
+                    before = new.num_rows
+                    new = new.filter(pc.invert(pc.is_in(new["sop_instance_uid"], value_set=seen)))
+                    present += before - new.num_rows
+                if new.num_rows:
+                    in_flight.append(pool.submit(write_parquet_atomic, self.fs,
+                                                 join(directory, next_bucket_file(bucket, olds)), new,
+                                                 row_group_size=self.row_group_size))
+                    added += new.num_rows
+                    files += 1
+                del new
+                if len(in_flight) >= 2 * max(threads, 1):
+                    in_flight.popleft().result()  # raises what the write raised
+            while in_flight:
+                in_flight.popleft().result()
+        self._resident = {}
+        pa.default_memory_pool().release_unused()
         self._touched.clear()
         return CommitResult(sorted(partitions), added, present, files)
 
     def discard_staging(self) -> None:
-        self._memory, self._memory_bytes, self._spills, self._groups = [], 0, [], {}
+        self._memory, self._memory_bytes, self._spills, self._groups, self._resident = [], 0, [], {}, {}
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def _runs(chunk: pa.Table):
     """(partition key, bucket, rows sorted by SORT_COLUMNS) for each (partition, bucket) of a
-    chunk: one sort of the key columns, then each run is taken (copied) on its own, so the chunk
-    is never copied whole."""
+    chunk: one sort of the key columns, one take of the whole chunk in that order, then each run
+    is a zero-copy slice of it. (A take per run would cost a pass over the whole chunk each: Arrow
+    concatenates a chunked column before taking from it.)"""
     names = PARTITION_NAMES + [BUCKET]
     order = pc.sort_indices(chunk.select(names + list(cat.SORT_COLUMNS)),
                             sort_keys=[(n, "ascending") for n in names + list(cat.SORT_COLUMNS)])
     keys = list(zip(*(chunk[n].take(order).to_pylist() for n in names)))
+    ordered = chunk.take(order)
+    del chunk
     start = 0
     for i in range(1, len(keys) + 1):
         if i == len(keys) or keys[i] != keys[start]:
             y, m, mod, bucket = keys[start]
-            yield (y, m, mod), bucket, chunk.take(order.slice(start, i - start))
+            yield (y, m, mod), bucket, ordered.slice(start, i - start)
             start = i
 
 
