@@ -115,9 +115,13 @@ def _key(tag: int) -> str:
 _KEYS: dict[int, str] = {}
 
 
+# One encoder, built once: the model is plain dicts and lists (no cycles), so the circular check is skipped.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+
 def to_json(model: dict, extra: str = "") -> str:
     """The model as compact JSON; `extra`: members already serialised (`"TAG":{...},...`), added last."""
-    text = json.dumps(model, ensure_ascii=False, separators=(",", ":"))
+    text = _dumps(model)
     if extra:
         text = text[:-1] + ("," if len(text) > 2 else "") + extra + "}"
     return text

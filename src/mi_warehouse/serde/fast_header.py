@@ -35,7 +35,7 @@ PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})
 ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 CHARSET = 0x00080005
 UNDEFINED = 0xFFFFFFFF
-FIRST_READ = 1 << 15  # bytes read first; more only when the header is longer
+FIRST_READ = 1 << 13  # bytes read first (most headers fit; a bigger read costs a copy); more only when longer
 _TEXT = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "SH", "TM", "UI", "UC", "PN", "LT", "ST",
                    "UT", "UR"})
 _PYDICOM_VRS = frozenset({"SQ", "US or SS", "US or OW", "US or SS or OW", "OB or OW", "SS or US"})
