@@ -175,6 +175,7 @@ class BucketedWriter:
                 del new
                 if len(in_flight) >= 2 * max(threads, 1):
                     in_flight.popleft().result()  # raises what the write raised
+                    pa.default_memory_pool().release_unused()  # else the allocator keeps every bucket's
             while in_flight:
                 in_flight.popleft().result()
         self._resident = {}
