@@ -10,7 +10,8 @@ synthetic corpus instead. Prints a markdown table: files/s of a bare
 files/s of the whole load (walk, ledger, extraction, staging, bucket commit, partition registration
 through HiveServer2, error rows, ledger), its rate per core (files/s / workers, on a machine with at
 least that many cores) and the ratio of that to bare pydicom, all measured in the same run; and the
-peak RSS of each load. Needs a running server (`mi-warehouse server start`); it loads into its own
+peak RSS of each load; with more than one worker, also bare pydicom in that many processes at once
+(how far the machine itself scales, the ceiling of a many-worker load). Needs a running server (`mi-warehouse server start`); it loads into its own
 databases (bench_load, bench_load_phi) and drops them after.
 """
 
@@ -67,6 +68,19 @@ def bare_pydicom(files: list[Path]) -> float:
     for f in files:
         pydicom.dcmread(f, stop_before_pixels=True)
     return len(files) / (time.perf_counter() - t0)
+
+
+def bare_pydicom_parallel(files: list[Path], processes: int) -> float:
+    """Files/s of `processes` bare loops at once over disjoint shares of `files`: how far the
+    machine itself scales (shared caches, memory bandwidth, other load), the ceiling for a load."""
+    import multiprocessing as mp
+
+    shares = [files[i::processes] for i in range(processes)]
+    with mp.get_context("spawn").Pool(processes) as pool:
+        pool.map(bare_pydicom, [s[:100] for s in shares])  # start-up and imports outside the timing
+        t0 = time.perf_counter()
+        pool.map(bare_pydicom, shares)
+        return len(files) / (time.perf_counter() - t0)
 
 
 def extraction_only(files: list[Path]) -> float:
@@ -151,6 +165,11 @@ def main(argv=None) -> dict:
         ("loader extraction (convert + de-identify + header_json), 1 core", f"{extract_rate:,.0f}", "",
          f"{extract_rate / bare:.2f}"),
     ]
+    most = max(int(w) for w in str(args.workers).split(","))
+    if most > 1:
+        together = bare_pydicom_parallel(sample, most)
+        rows.append((f"bare pydicom, {most} loops at once (what the machine scales to)", f"{together:,.0f}",
+                     f"{together / most:,.0f}", f"{together / most / bare:.2f}"))
     loads = {}
     for workers in (int(w) for w in str(args.workers).split(",")):
         load_rate, peak, detail = full_load(corpus, workers)
