@@ -25,11 +25,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow.fs import FileSelector, FileType
 
+from ..runtime.sorted_runs import sorted_runs
 from ..runtime.storage import join, write_parquet_atomic
 
 SHARDS = 256
 ROW_GROUP = 4096
 MAX_FILES = 8
+_SHARD = "_shard"  # the shard of each row, a column only while a write sorts by it
 
 
 def crc_shard(text: str, shards: int = SHARDS) -> int:
@@ -98,19 +100,9 @@ class KeyIndex:
         """One sorted file per shard the rows touch, named `<name>.parquet` (a re-run replaces it)."""
         if not table.num_rows:
             return
-        shards = [self.shard_of(k) for k in table[self.key].to_pylist()]
-        # One sort by (shard, key) and a slice per shard: a filter per shard would pass over the
-        # whole table once for each of the (up to SHARDS) shards it touches.
-        order = pc.sort_indices(pa.table({"s": pa.array(shards, pa.int32()), "k": table[self.key]}),
-                                sort_keys=[("s", "ascending"), ("k", "ascending")])
-        table = table.take(order)
-        shards = pa.array(shards, pa.int32()).take(order).to_pylist()
-        start = 0
-        for i in range(1, len(shards) + 1):
-            if i < len(shards) and shards[i] == shards[start]:
-                continue
-            s, part = shards[start], table.slice(start, i - start)
-            start = i
+        shards = pa.array([self.shard_of(k) for k in table[self.key].to_pylist()], pa.int32())
+        for (s,), part in sorted_runs(table.append_column(_SHARD, shards), [_SHARD], [self.key]):
+            part = part.drop_columns([_SHARD])
             write_parquet_atomic(self.fs, join(self._shard_dir(s), f"{name}.parquet"), part,
                                  row_group_size=self.row_group)
             self._footers.pop(s, None)

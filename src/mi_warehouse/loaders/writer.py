@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from ..serde import catalog as cat
 from ..serde.hive_hash import bucket_file_name, bucket_id, bucket_id_from_file_name
+from ..runtime.sorted_runs import sorted_runs
 from ..runtime.storage import exists, filesystem, join, write_parquet_atomic
 
 PartitionKey = tuple[int, int, str]
@@ -189,22 +190,9 @@ class BucketedWriter:
 
 
 def _runs(chunk: pa.Table):
-    """(partition key, bucket, rows sorted by SORT_COLUMNS) for each (partition, bucket) of a
-    chunk: one sort of the key columns, one take of the whole chunk in that order, then each run
-    is a zero-copy slice of it. (A take per run would cost a pass over the whole chunk each: Arrow
-    concatenates a chunked column before taking from it.)"""
-    names = PARTITION_NAMES + [BUCKET]
-    order = pc.sort_indices(chunk.select(names + list(cat.SORT_COLUMNS)),
-                            sort_keys=[(n, "ascending") for n in names + list(cat.SORT_COLUMNS)])
-    keys = list(zip(*(chunk[n].take(order).to_pylist() for n in names)))
-    ordered = chunk.take(order)
-    del chunk
-    start = 0
-    for i in range(1, len(keys) + 1):
-        if i == len(keys) or keys[i] != keys[start]:
-            y, m, mod, bucket = keys[start]
-            yield (y, m, mod), bucket, ordered.slice(start, i - start)
-            start = i
+    """(partition key, bucket, rows sorted by SORT_COLUMNS) for each (partition, bucket) of a chunk."""
+    for (y, m, mod, bucket), rows in sorted_runs(chunk, PARTITION_NAMES + [BUCKET], list(cat.SORT_COLUMNS)):
+        yield (y, m, mod), bucket, rows
 
 
 def bucket_files(fs, directory: str, remove_temporaries: bool = True) -> dict[int, list[str]]:
