@@ -70,6 +70,7 @@ class Outcome:
     message: str | None = None
     warnings: list = field(default_factory=list)  # messages (invalid_value), or (class, message)
     phi: tuple | None = None  # (patient_key, patient_id, patient_name, shift_days) when asked
+    sop: str | None = None  # SOPInstanceUID of a loaded file whose row moved into an Arrow table
 
 
 class Rejected(Exception):

@@ -1,8 +1,9 @@
 """`mi-warehouse load`: every file found ends up in `mi.dicom_metadata` or in `mi.load_errors`.
 
 The run, in order: take the load lock; read the ledger; walk the sources, skipping files the
-ledger has seen unchanged; extract headers in a pool of worker processes (streaming, bounded
-batches staged on local disk); commit the bucket files; register partitions through
+ledger has seen unchanged; extract headers in this process and a pool of worker processes
+(extract_pool.py: each chunk of files comes back as outcomes and one Arrow table of rows), staged
+in bounded batches, spilled to local disk; commit the bucket files; register partitions through
 HiveServer2; write the error rows, the PHI map (if asked) and the run row; write the ledger last.
 A run killed at any point leaves no partial file visible, and running it again completes it.
 """
@@ -10,14 +11,10 @@ A run killed at any point leaves no partial file visible, and running it again c
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing as mp
 import os
 import shutil
 import socket
-import sys
 import time
-import warnings
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -33,11 +30,11 @@ from ..runtime.locks import command_lock
 from ..runtime.runs import new_run_id
 from .deid import DeidPolicy, Deidentifier, load_key
 from .compact import recover_partitions
-from .extract import Outcome, extract
+from .extract_pool import WORK_CHUNK, WorkerArgs, chunks, local_chunks, spark_chunks
 from .key_check import KeyMismatch, check_key_history, key_fingerprint
 from .ledger import Ledger
-from .sources import SourceFile, iter_files, open_source
-from .writer import BucketedWriter
+from .sources import SourceFile, iter_files
+from .writer import BucketedWriter, merge_staged
 
 
 @dataclass
@@ -75,143 +72,6 @@ class LoadSummary:
 
 
 Progress = Callable[[LoadSummary], None]
-
-# --- worker side -------------------------------------------------------------------------
-_W: dict = {}
-
-
-def _init_worker(key_file: str | None, run_id: str, bulk_limit: int, keep_phi: bool,
-                 policy: DeidPolicy | None = None, missing_patient_id: str = "reject",
-                 strictness: str = "default") -> None:
-    """Set up a worker. The key reaches it as the path of its 0600 key file (on Spark executors, the
-    copy Spark shipped with `addFile`), never as bytes inside pickled arguments or closures."""
-    warnings.simplefilter("ignore")  # pydicom's own warnings: our outcome carries what matters
-    import logging
-
-    logging.getLogger("pydicom").setLevel(logging.ERROR)
-    key = load_key(_local_key_file(key_file), create=False) if key_file else None
-    _W.update(deid=Deidentifier(key, policy) if key is not None else None, run_id=run_id,
-              bulk_limit=bulk_limit, keep_phi=keep_phi, missing_patient_id=missing_patient_id,
-              strictness=strictness)
-
-
-def _work(f: SourceFile) -> Outcome:
-    try:
-        with open_source(f.uri) as fp:
-            return extract(f.uri, fp, f.size, _W["deid"], _W["run_id"], _W["bulk_limit"], _W["keep_phi"],
-                           _W["missing_patient_id"], _W["strictness"])
-    except OSError as e:
-        return Outcome(f.uri, f.size, error_class="unreadable", message=f"{type(e).__name__}: {e}")
-
-
-def _local_key_file(key_file: str) -> str:
-    """The key file on this host: as given, or the copy Spark shipped to this executor."""
-    if os.path.exists(key_file):
-        return key_file
-    try:
-        from pyspark import SparkFiles
-
-        shipped = SparkFiles.get(os.path.basename(key_file))
-    except Exception:  # not inside a Spark executor
-        return key_file
-    try:
-        os.chmod(shipped, 0o600)
-    except OSError:
-        pass
-    return shipped
-
-
-def _outcomes(files: Iterable[SourceFile], workers: int, init_args: tuple) -> Iterator[tuple[SourceFile, Outcome]]:
-    """(file, outcome) in walk order, extracted by `workers` processes: this one and workers - 1 in
-    a pool.
-
-    Chunks of files go out to the pool and their outcomes come back one pickle per chunk; a bounded
-    number in flight keeps memory flat however many files there are. This process does its own
-    work (walk, ledger lookups, accounting, staging) and, whenever the pool has all the chunks it
-    may hold and the oldest is not back yet, extracts the next chunk itself instead of waiting: on
-    N cores the run keeps N processes busy, not N workers plus a parent competing for the cores.
-    Outcomes are handed on in walk order (the ledger, duplicates and error rows follow the walk).
-    """
-    _init_worker(*init_args)
-    if workers <= 1:
-        for f in files:
-            yield f, _work(f)
-        return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(workers - 1, initializer=_init_worker, initargs=init_args) as pool:
-        queue: deque = deque()  # (chunk, AsyncResult of the pool, or the outcomes extracted here)
-        remote = 0
-        limit = IN_FLIGHT_PER_WORKER * (workers - 1)
-
-        def head_ready() -> bool:
-            result = queue[0][1]
-            return isinstance(result, list) or result.ready()
-
-        def pop() -> Iterator[tuple[SourceFile, Outcome]]:
-            nonlocal remote
-            done, result = queue.popleft()
-            if not isinstance(result, list):
-                remote -= 1
-                result = result.get()
-            return zip(done, result)
-
-        for chunk in _chunks(files, WORK_CHUNK):
-            while queue and head_ready():
-                yield from pop()
-            if remote < limit:
-                queue.append((chunk, pool.apply_async(_work_chunk, (chunk,))))
-            elif len(queue) < 2 * limit + 2:
-                queue.append((chunk, _work_chunk(chunk)))  # the pool is full: extract here
-                continue
-            else:  # many chunks extracted here wait on a slow one of the pool: wait for it
-                yield from pop()
-                queue.append((chunk, pool.apply_async(_work_chunk, (chunk,))))
-            remote += 1
-        while queue:
-            yield from pop()
-
-
-WORK_CHUNK = 32  # files a worker extracts per task (one pickle of outcomes back)
-IN_FLIGHT_PER_WORKER = 16  # chunks queued per pool process: enough work to last while this one accounts a batch
-
-
-def _work_chunk(files: list[SourceFile]) -> list[Outcome]:
-    return [_work(f) for f in files]
-
-
-def _spark_outcomes(files: Iterable[SourceFile], init_args: tuple, master: str | None
-                    ) -> Iterator[tuple[SourceFile, Outcome]]:
-    """Extraction as a Spark job: files spread over the executors, outcomes streamed back to the
-    driver partition by partition (toLocalIterator), where the same writer and ledger commit them.
-
-    The session uses Spark's in-memory catalog: it never opens a metastore (the embedded Derby
-    metastore admits one process, the server's); partitions are registered through HiveServer2.
-    """
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.appName("mi-warehouse load") \
-        .config("spark.sql.catalogImplementation", "in-memory").config("spark.ui.enabled", "false")
-    if master or "PYSPARK_GATEWAY_PORT" not in os.environ:  # under spark-submit, its --master decides
-        builder = builder.master(master or "local[*]")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = builder.getOrCreate()
-    try:
-        todo = list(files)  # paths and sizes only
-        if not todo:
-            return
-        sc = spark.sparkContext
-        if init_args[0]:  # the key file travels as a file Spark ships, not inside the closure
-            sc.addFile(init_args[0])
-        slices = max(sc.defaultParallelism, min(len(todo) // 256, 10_000))
-        def extract_partition(it):
-            _init_worker(*init_args)
-            for f in it:
-                yield f, _work(f)
-
-        yield from sc.parallelize(todo, slices).mapPartitions(extract_partition).toLocalIterator()
-    finally:
-        spark.stop()
-
 
 # --- the run -------------------------------------------------------------------------------
 def run_load(session: Session, settings: Settings, sources: list[str], options: LoadOptions | None = None,
@@ -320,58 +180,76 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
 
     def pending() -> Iterator[SourceFile]:
         """The files walked that the ledger has not seen unchanged, asked a chunk at a time."""
-        for chunk in _chunks(iter_files(sources), WALK_CHUNK):
+        for chunk in chunks(iter_files(sources), WALK_CHUNK):
             summary.files_seen += len(chunk)
             new = ledger.unseen(chunk)
             summary.skipped += len(chunk) - len(new)
             yield from new
 
     last_report = 0.0
-    key_file = str(Path(settings.key_file).expanduser()) if key is not None else None
-    init_args = (key_file, run_id, options.bulk_limit, options.keep_phi_map, deid.policy if deid else None,
-                 settings.missing_patient_id, settings.strictness)
-    outcomes = _spark_outcomes(pending(), init_args, options.spark_master) if options.engine == "spark" \
-        else _outcomes(pending(), workers, init_args)
-    def account(f: SourceFile, o, first_loaded: str | None) -> None:
-        nonlocal batch
+    args = WorkerArgs(str(Path(settings.key_file).expanduser()) if key is not None else None, run_id,
+                      options.bulk_limit, options.keep_phi_map, deid.policy if deid else None,
+                      settings.missing_patient_id, settings.strictness, writer.buckets, writer.version)
+    extracted = spark_chunks(pending(), args, options.spark_master) if options.engine == "spark" \
+        else local_chunks(pending(), workers, args)
+    batch: list = []  # Staged rows of chunks, staged together once they pass batch_rows
+    batch_rows = 0
+
+    def account(f: SourceFile, o, first_loaded: str | None) -> bool:
+        """The file's ledger entry, error and warning rows; True if its row is to be staged."""
         summary.bytes += f.size
-        if o.row is not None:
-            sop = o.row["sop_instance_uid"]
-            first = first_loaded or run_sops.get(sop)
-            if first is not None and first != f.uri:
-                error_row(f, "duplicate", f"SOPInstanceUID {sop} already loaded from {ref(first)}", first=first)
-                summary.duplicates += 1
-                ledger_rows.append((f.uri, f.size, f.mtime_ns, sop, "duplicate", run_id))
-            else:
-                run_sops[sop] = f.uri
-                batch.append(o.row)
-                locations.append((sop, f.uri, f.size, run_id))
-                summary.loaded += 1
-                ledger_rows.append((f.uri, f.size, f.mtime_ns, sop, "loaded", run_id))
-                for w in o.warnings:  # a message (invalid_value), or (class, message)
-                    error_row(f, *(w if isinstance(w, tuple) else ("invalid_value", w)), severity="warning")
-                    summary.warnings += 1
-                if o.phi:
-                    phi_rows[o.phi[0]] = o.phi
-        else:
+        if o.error_class is not None:
             error_row(f, o.error_class, o.message)
             summary.errors += 1
             summary.error_classes[o.error_class] = summary.error_classes.get(o.error_class, 0) + 1
             ledger_rows.append((f.uri, f.size, f.mtime_ns, None, o.error_class, run_id))
-        if len(batch) >= options.batch_rows:
-            writer.stage(batch)
-            batch = []
+            return False
+        sop = o.sop
+        first = first_loaded or run_sops.get(sop)
+        if first is not None and first != f.uri:
+            error_row(f, "duplicate", f"SOPInstanceUID {sop} already loaded from {ref(first)}", first=first)
+            summary.duplicates += 1
+            ledger_rows.append((f.uri, f.size, f.mtime_ns, sop, "duplicate", run_id))
+            return False
+        run_sops[sop] = f.uri
+        locations.append((sop, f.uri, f.size, run_id))
+        summary.loaded += 1
+        ledger_rows.append((f.uri, f.size, f.mtime_ns, sop, "loaded", run_id))
+        for w in o.warnings:  # a message (invalid_value), or (class, message)
+            error_row(f, *(w if isinstance(w, tuple) else ("invalid_value", w)), severity="warning")
+            summary.warnings += 1
+        if o.phi:
+            phi_rows[o.phi[0]] = o.phi
+        return True
 
-    for group in _chunks(outcomes, SOP_BATCH):  # SOPInstanceUIDs loaded before: asked a batch at a time
-        firsts = ledger.first_paths(o.row["sop_instance_uid"] for _, o in group if o.row is not None)
-        for f, o in group:
-            account(f, o, firsts.get(o.row["sop_instance_uid"]) if o.row is not None else None)
+    def stage_batch() -> None:
+        nonlocal batch, batch_rows
+        if batch:
+            writer.stage_table(batch[0] if len(batch) == 1 else merge_staged(batch))
+        batch, batch_rows = [], 0
+
+    for group in chunks(extracted, SOP_BATCH // WORK_CHUNK or 1):  # earlier SOPInstanceUIDs: a batch at a time
+        firsts = ledger.first_paths(o.sop for _, x in group for o in x.outcomes if o.error_class is None)
+        for files, x in group:
+            row, drop = 0, []
+            for f, o in zip(files, x.outcomes):
+                if o.error_class is None:
+                    if not account(f, o, firsts.get(o.sop)):
+                        drop.append(row)
+                    row += 1
+                else:
+                    account(f, o, None)
+            if x.staged is not None:
+                staged = x.staged.without(drop) if drop else x.staged
+                batch.append(staged)
+                batch_rows += staged.table.num_rows
+                if batch_rows >= options.batch_rows:
+                    stage_batch()
         summary.seconds = time.monotonic() - t0
         if progress and summary.seconds - last_report >= 0.5:
             progress(summary)
             last_report = summary.seconds
-    if batch:
-        writer.stage(batch)
+    stage_batch()
 
     log(f"committing {writer.staged_rows} rows")
     recover_partitions(session, table, writer.touched_partitions())  # a compaction killed midway
@@ -410,17 +288,6 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
 
 WALK_CHUNK = 8192  # files walked per ledger lookup
 SOP_BATCH = 512  # extracted files per SOPInstanceUID lookup (also how often progress can print)
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _database_location(table: metastore.TableInfo) -> str:

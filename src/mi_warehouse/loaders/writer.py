@@ -51,6 +51,63 @@ class CommitResult:
     files_written: int
 
 
+@dataclass
+class Staged:
+    """Rows in the staging schema (the table's columns, the partition columns, the bucket id) and
+    the (partition, bucket) pairs they touch."""
+    table: pa.Table
+    touched: set[tuple[PartitionKey, int]]
+
+    def without(self, drop: list[int]) -> Staged:
+        """These rows less the rows at positions `drop`."""
+        keep = pc.invert(pc.is_in(pa.array(range(self.table.num_rows)), value_set=pa.array(drop)))
+        table = self.table.filter(keep)
+        return Staged(table, _touched(table))
+
+
+_STAGE_SCHEMA: list[pa.Schema] = []
+
+
+def stage_schema() -> pa.Schema:
+    """The table's columns, then the partition columns and the bucket id."""
+    if not _STAGE_SCHEMA:
+        _STAGE_SCHEMA.append(pa.schema(list(cat.arrow_schema()) + [pa.field(c.name, c.arrow_type)
+                                                                  for c in cat.PARTITIONS]
+                                       + [pa.field(BUCKET, pa.int32())]))
+    return _STAGE_SCHEMA[0]
+
+
+def stage_rows(rows: list[dict], buckets: int, version: int, memo: dict | None = None) -> Staged:
+    """Row dicts (by column name, with the partition columns) as one Arrow table in the staging
+    schema, turned column by column, with each row's bucket (Hive's hash of patient_key)."""
+    memo = {} if memo is None else memo
+    schema = stage_schema()
+    bucket_ids, touched = [], set()
+    for r in rows:
+        key = r["patient_key"]
+        b = memo.get(key)
+        if b is None:
+            b = memo[key] = bucket_id([key], ["string"], buckets, version)
+        bucket_ids.append(b)
+        touched.add(((r["study_year"], r["study_month"], r["modality"]), b))
+    columns = {name: [r.get(name) for r in rows] for name in schema.names[:-1]}
+    columns[BUCKET] = bucket_ids
+    return Staged(pa.table(columns, schema=schema), touched)
+
+
+def merge_staged(parts: list[Staged]) -> Staged:
+    """Several Staged as one, its columns contiguous (a chunk of the pool is a few dozen rows)."""
+    touched = set()
+    for p in parts:
+        touched |= p.touched
+    return Staged(pa.concat_tables([p.table for p in parts]).combine_chunks(), touched)
+
+
+def _touched(table: pa.Table) -> set[tuple[PartitionKey, int]]:
+    cols = [table[n].to_pylist() for n in PARTITION_NAMES + [BUCKET]]
+    return {((y, m, mod), b) for y, m, mod, b in zip(*cols)}
+
+
 class BucketedWriter:
     def __init__(self, table_uri: str, staging: Path, buckets: int, bucketing_version: int,
                  row_group_size: int = 16_384, memory_limit: int = 64 * 1024 * 1024):
@@ -62,8 +119,7 @@ class BucketedWriter:
         self.row_group_size = row_group_size
         self.memory_limit = memory_limit
         self.schema = cat.arrow_schema()
-        self.stage_schema = pa.schema(list(self.schema) + [pa.field(c.name, c.arrow_type) for c in cat.PARTITIONS]
-                                      + [pa.field(BUCKET, pa.int32())])
+        self.stage_schema = stage_schema()
         self._memory: list[pa.Table] = []
         self._memory_bytes = 0
         self._spills: list[Path] = []
@@ -71,33 +127,30 @@ class BucketedWriter:
         self._resident: dict[tuple[PartitionKey, int], pa.Table] = {}  # sorted rows of a run never spilled
         self.staged_rows = 0
         self._touched: set[tuple[PartitionKey, int]] = set()
-        self._buckets: dict[str | None, int] = {}
-        self._row_names = [n for n in self.stage_schema.names if n != BUCKET]
+        self._buckets: dict[str | None, int] = {}  # patient_key -> bucket: a patient's files come together
 
     def bucket_of(self, patient_key: str | None) -> int:
         b = self._buckets.get(patient_key)
         if b is None:
-            b = bucket_id([patient_key], ["string"], self.buckets, self.version)
-            if len(self._buckets) < 100_000:  # a patient's files come together: a small memo pays
-                self._buckets[patient_key] = b
+            b = self._buckets[patient_key] = bucket_id([patient_key], ["string"], self.buckets, self.version)
         return b
 
     def stage(self, rows: list[dict]) -> None:
-        """Stage a batch of rows (dicts by column name), turned into Arrow column by column."""
-        if not rows:
+        """Stage a batch of rows (dicts by column name)."""
+        if rows:
+            self.stage_table(stage_rows(rows, self.buckets, self.version, self._buckets))
+            if len(self._buckets) > 100_000:
+                self._buckets.clear()
+
+    def stage_table(self, staged: Staged) -> None:
+        """Stage rows already in the staging schema (built by `stage_rows`, in a worker or here)."""
+        table = staged.table
+        if not table.num_rows:
             return
-        bucket_of, touched = self.bucket_of, self._touched
-        buckets = []
-        for r in rows:
-            b = bucket_of(r["patient_key"])
-            buckets.append(b)
-            touched.add(((r["study_year"], r["study_month"], r["modality"]), b))
-        columns = {name: [r.get(name) for r in rows] for name in self._row_names}
-        columns[BUCKET] = buckets
-        table = pa.table(columns, schema=self.stage_schema)
+        self._touched |= staged.touched
         self._memory.append(table)
         self._memory_bytes += table.nbytes
-        self.staged_rows += len(rows)
+        self.staged_rows += table.num_rows
         if self._memory_bytes > self.memory_limit:
             self._spill()
 
