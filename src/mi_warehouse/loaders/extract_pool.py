@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from .deid import Deidentifier, load_key
+from .deid import DeidPolicy, Deidentifier, load_key
 from .extract import Outcome, extract
 from .sources import SourceFile, open_source
 from .writer import Staged, stage_rows
@@ -38,7 +38,7 @@ class WorkerArgs:
     run_id: str
     bulk_limit: int = 1024
     keep_phi: bool = False
-    policy: object | None = None  # a DeidPolicy
+    policy: DeidPolicy | None = None
     missing_patient_id: str = "reject"
     strictness: str = "default"
     buckets: int = 1
