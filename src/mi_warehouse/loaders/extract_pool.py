@@ -84,8 +84,6 @@ def work_chunk(files: list[SourceFile]) -> Extracted:
             rows.append(o.row)
             o.row = None
     staged = stage_rows(rows, a.buckets, a.bucketing_version, _W["buckets"]) if rows else None
-    if len(_W["buckets"]) > 100_000:  # a patient's files come together: a small memo pays
-        _W["buckets"].clear()
     return Extracted(outcomes, staged)
 
 

@@ -163,7 +163,6 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
     locations: list[tuple] = []
     refs: dict[str, tuple] = {}  # path-free reference -> (ref, uri, kind, run_id, recorded_at)
     run_sops: dict[str, str] = {}
-    batch: list[dict] = []
     now = dt.datetime.now
 
     def ref(uri: str, kind: str = "file") -> str:
@@ -233,12 +232,11 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
         for files, x in group:
             row, drop = 0, []
             for f, o in zip(files, x.outcomes):
-                if o.error_class is None:
-                    if not account(f, o, firsts.get(o.sop)):
+                kept = account(f, o, firsts.get(o.sop))
+                if o.error_class is None:  # a file with a row in the chunk's table
+                    if not kept:
                         drop.append(row)
                     row += 1
-                else:
-                    account(f, o, None)
             if x.staged is not None:
                 staged = x.staged.without(drop) if drop else x.staged
                 batch.append(staged)

@@ -77,6 +77,9 @@ def stage_schema() -> pa.Schema:
     return _STAGE_SCHEMA[0]
 
 
+BUCKET_MEMO = 100_000  # patient_key -> bucket entries kept between batches
+
+
 def stage_rows(rows: list[dict], buckets: int, version: int, memo: dict | None = None) -> Staged:
     """Row dicts (by column name, with the partition columns) as one Arrow table in the staging
     schema, turned column by column, with each row's bucket (Hive's hash of patient_key)."""
@@ -90,6 +93,8 @@ def stage_rows(rows: list[dict], buckets: int, version: int, memo: dict | None =
             b = memo[key] = bucket_id([key], ["string"], buckets, version)
         bucket_ids.append(b)
         touched.add(((r["study_year"], r["study_month"], r["modality"]), b))
+    if len(memo) > BUCKET_MEMO:  # a patient's files come together: a small memo pays
+        memo.clear()
     columns = {name: [r.get(name) for r in rows] for name in schema.names[:-1]}
     columns[BUCKET] = bucket_ids
     return Staged(pa.table(columns, schema=schema), touched)
@@ -132,15 +137,15 @@ class BucketedWriter:
     def bucket_of(self, patient_key: str | None) -> int:
         b = self._buckets.get(patient_key)
         if b is None:
-            b = self._buckets[patient_key] = bucket_id([patient_key], ["string"], self.buckets, self.version)
+            b = bucket_id([patient_key], ["string"], self.buckets, self.version)
+            if len(self._buckets) < BUCKET_MEMO:
+                self._buckets[patient_key] = b
         return b
 
     def stage(self, rows: list[dict]) -> None:
         """Stage a batch of rows (dicts by column name)."""
         if rows:
             self.stage_table(stage_rows(rows, self.buckets, self.version, self._buckets))
-            if len(self._buckets) > 100_000:
-                self._buckets.clear()
 
     def stage_table(self, staged: Staged) -> None:
         """Stage rows already in the staging schema (built by `stage_rows`, in a worker or here)."""
