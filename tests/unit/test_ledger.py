@@ -139,3 +139,30 @@ def test_a_remote_tree_is_walked_one_folder_at_a_time_in_sorted_order():
     got = [f.uri for f in walk_filesystem(Spy(), "s3://bucket/", fs.get_file_info("b"))]
     assert got == ["s3://bucket/b/1/x.dcm", "s3://bucket/b/2/y.dcm", "s3://bucket/b/a.dcm"]
     assert sorted(listed) == ["b", "b/1", "b/2"]
+
+
+def test_shards_written_by_threads_hold_what_one_thread_writes(tmp_path):
+    fs, table = pafs.LocalFileSystem(), LEDGER.to_arrow(entries(3000, folder_size=10))
+    for threads in (1, 4):
+        KeyIndex(fs, str(tmp_path / f"t{threads}"), "path", shards=16).write("run-1", table, threads)
+    one, four = (sorted(p.relative_to(tmp_path / f"t{n}") for p in (tmp_path / f"t{n}").rglob("*.parquet"))
+                 for n in (1, 4))
+    assert one == four and len(one) == 16
+    for name in one:
+        assert pq.read_table(tmp_path / "t1" / name).equals(pq.read_table(tmp_path / "t4" / name))
+
+
+def test_a_shard_write_that_fails_fails_the_ledger_write(tmp_path, monkeypatch):
+    import mi_warehouse.loaders.ledger_index as li
+
+    real = li.write_parquet_atomic
+
+    def failing(fs, path, table, **k):
+        if "/005/" in path:
+            raise OSError(f"disk full writing {path}")
+        return real(fs, path, table, **k)
+
+    monkeypatch.setattr(li, "write_parquet_atomic", failing)
+    index = KeyIndex(pafs.LocalFileSystem(), str(tmp_path / "p"), "path", shards=16)
+    with pytest.raises(OSError, match="disk full"):
+        index.write("run-1", LEDGER.to_arrow(entries(3000, folder_size=10)))

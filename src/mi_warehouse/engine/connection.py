@@ -124,6 +124,14 @@ class Session:
         names = self.info.dialect.names_from_show("TABLES", res.columns, res.rows)
         return table.lower() in (n.lower() for n in names)
 
+    def table_names(self, database: str) -> set[str]:
+        """The tables and views of a database, lower-cased (none if the database does not exist):
+        one listing for a command that needs several of them."""
+        if not self.database_exists(database):
+            return set()
+        res = self.execute(f"SHOW TABLES IN `{database}`")
+        return {n.lower() for n in self.info.dialect.names_from_show("TABLES", res.columns, res.rows)}
+
     def database_exists(self, database: str) -> bool:
         rows = self.execute(f"SHOW DATABASES LIKE '{database}'").rows
         return any(str(r[0]).lower() == database.lower() for r in rows)

@@ -7,6 +7,7 @@ cluster the metastore is the server's business anyway.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from ..errors import MiWarehouseError, QueryFailed
 from . import literals as lit
@@ -30,21 +31,42 @@ class TableInfo:
 
 
 def describe(session: Session, table: str) -> TableInfo:
-    db, name = table.split(".")
-    try:
-        exists = session.table_exists(db, name)
-    except QueryFailed as e:  # never take a failed lookup for a missing table
-        raise MiWarehouseError(f"cannot look up {table}: {e}") from None
-    if not exists:
-        raise TableMissing(f"table {table} does not exist: run `mi-warehouse apply` first")
-    rows = session.execute(f"DESCRIBE FORMATTED {lit.identifier(table)}").rows
-    info = {str(r[0]).strip().rstrip(":"): (str(r[1]).strip() if r[1] is not None else "") for r in rows}
-    props = {}
-    for r in session.execute(f"SHOW TBLPROPERTIES {lit.identifier(table)}").rows:
-        props[str(r[0])] = str(r[1])
-    buckets = info.get("Num Buckets") or "-1"
-    return TableInfo(table, _normalise(info.get("Location", "")), int(buckets) if buckets.lstrip("-").isdigit()
-                     else -1, props)
+    return describe_all(session, [table])[table]
+
+
+def describe_all(session: Session, tables: list[str], properties: Iterable[str] | None = None
+                 ) -> dict[str, TableInfo]:
+    """`db.table` -> TableInfo for several tables, each database listed once (the load describes
+    five tables: 9 statements instead of 20, each a round trip to HiveServer2).
+
+    `properties`: the tables whose TBLPROPERTIES are read (one more statement each); None: all.
+    The others get empty `properties`: ask only for tables whose properties are not used.
+    """
+    by_db: dict[str, list[str]] = {}
+    for t in tables:
+        db, name = t.split(".")
+        by_db.setdefault(db, []).append(name)
+    for db, names in by_db.items():
+        try:
+            present = session.table_names(db)
+        except QueryFailed as e:  # never take a failed lookup for a missing table
+            raise MiWarehouseError(f"cannot look up {db}.{names[0]}: {e}") from None
+        for name in names:
+            if name.lower() not in present:
+                raise TableMissing(f"table {db}.{name} does not exist: run `mi-warehouse apply` first")
+    wanted = set(tables if properties is None else properties)
+    out = {}
+    for table in tables:
+        rows = session.execute(f"DESCRIBE FORMATTED {lit.identifier(table)}").rows
+        info = {str(r[0]).strip().rstrip(":"): (str(r[1]).strip() if r[1] is not None else "") for r in rows}
+        props = {}
+        if table in wanted:
+            for r in session.execute(f"SHOW TBLPROPERTIES {lit.identifier(table)}").rows:
+                props[str(r[0])] = str(r[1])
+        buckets = info.get("Num Buckets") or "-1"
+        out[table] = TableInfo(table, _normalise(info.get("Location", "")),
+                               int(buckets) if buckets.lstrip("-").isdigit() else -1, props)
+    return out
 
 
 def _normalise(location: str) -> str:

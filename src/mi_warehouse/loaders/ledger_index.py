@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import zlib
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -31,6 +32,7 @@ from ..runtime.storage import join, write_parquet_atomic
 SHARDS = 256
 ROW_GROUP = 4096
 MAX_FILES = 8
+WRITE_THREADS = 4
 _SHARD = "_shard"  # the shard of each row, a column only while a write sorts by it
 
 
@@ -96,18 +98,31 @@ class KeyIndex:
         parts = [p for p in parts if p.num_rows]
         return pa.concat_tables(parts) if parts else None
 
-    def write(self, name: str, table: pa.Table) -> None:
-        """One sorted file per shard the rows touch, named `<name>.parquet` (a re-run replaces it)."""
+    def write(self, name: str, table: pa.Table, threads: int = WRITE_THREADS) -> None:
+        """One sorted file per shard the rows touch, named `<name>.parquet` (a re-run replaces it).
+
+        A run touches up to SHARDS shards: their files are written by `threads` threads (the
+        filesystem calls and the encoding release the GIL; on HDFS or S3 each file is a round trip),
+        each shard's merge, if due, in the thread that wrote it. Returns once every file is written."""
         if not table.num_rows:
             return
         shards = pa.array([self.shard_of(k) for k in table[self.key].to_pylist()], pa.int32())
-        for (s,), part in sorted_runs(table.append_column(_SHARD, shards), [_SHARD], [self.key]):
-            part = part.drop_columns([_SHARD])
-            write_parquet_atomic(self.fs, join(self._shard_dir(s), f"{name}.parquet"), part,
-                                 row_group_size=self.row_group)
-            self._footers.pop(s, None)
-            if len(self._paths(s)) > self.max_files:
-                self.merge(s, name)
+        parts = [(s, part.drop_columns([_SHARD])) for (s,), part in
+                 sorted_runs(table.append_column(_SHARD, shards), [_SHARD], [self.key])]
+        if threads <= 1 or len(parts) <= 1:
+            for s, part in parts:
+                self._write_shard(s, name, part)
+            return
+        with ThreadPoolExecutor(threads) as pool:
+            for done in [pool.submit(self._write_shard, s, name, part) for s, part in parts]:
+                done.result()  # raises what the write raised
+
+    def _write_shard(self, shard: int, name: str, part: pa.Table) -> None:
+        write_parquet_atomic(self.fs, join(self._shard_dir(shard), f"{name}.parquet"), part,
+                             row_group_size=self.row_group)
+        self._footers.pop(shard, None)
+        if len(self._paths(shard)) > self.max_files:
+            self.merge(shard, name)
 
     def merge(self, shard: int, name: str) -> None:
         paths = self._paths(shard)

@@ -78,10 +78,12 @@ def run_load(session: Session, settings: Settings, sources: list[str], options: 
              progress: Progress | None = None, log: Callable[[str], None] = lambda m: None) -> LoadSummary:
     options = options or LoadOptions()
     policy = options.policy or DeidPolicy.from_settings(settings, options.private_allow)
-    t = {spec.name: metastore.describe(session, spec.qualified(settings)) for spec in (
-        tables.DICOM_METADATA, tables.LOAD_ERRORS, tables.LOAD_RUNS, tables.IMAGE_LOCATIONS, tables.FILE_REFS)}
+    specs = [tables.DICOM_METADATA, tables.LOAD_ERRORS, tables.LOAD_RUNS, tables.IMAGE_LOCATIONS, tables.FILE_REFS]
     if options.keep_phi_map:
-        t["patient_map"] = metastore.describe(session, tables.PATIENT_MAP.qualified(settings))
+        specs.append(tables.PATIENT_MAP)
+    found = metastore.describe_all(session, [spec.qualified(settings) for spec in specs],
+                                   properties=[tables.DICOM_METADATA.qualified(settings)])  # its bucketing
+    t = {spec.name: found[spec.qualified(settings)] for spec in specs}
 
     lock = command_lock(settings, "load", "load")
     lock.acquire(options.lock_timeout, on_wait=lambda h: log(f"waiting for another load to finish ({h})"))
