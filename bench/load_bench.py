@@ -1,6 +1,6 @@
 """Load benchmark: end-to-end `mi-warehouse load` against a bare pydicom header loop, same files.
 
-    .venv/bin/python bench/load_bench.py [--copies 12000 | --patients 2000] [--workers 1,2] [--corpus DIR]
+    .venv/bin/python bench/load_bench.py [--copies 12000 | --patients 2000] [--workers 1,2] [--corpus DIR] [--repeat N]
 
 The corpus is, by default, `--copies` copies of pydicom's CT_small.dcm and MR_small.dcm (each with
 its own SOPInstanceUID, ten files per patient), as in issue 11; `--patients N` generates the
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,8 @@ def main(argv=None) -> dict:
                     help="comma-separated worker counts of the end-to-end loads (default: 1 and all cores)")
     ap.add_argument("--corpus", type=Path, default=None, help="reuse a corpus instead of generating one")
     ap.add_argument("--sample", type=int, default=5000, help="files for the in-process loops")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of baselines and loads, interleaved; the table gives medians and ranges")
     args = ap.parse_args(argv)
 
     corpus = args.corpus or Path(tempfile.mkdtemp(prefix="mi-load-bench-"))
@@ -159,38 +162,69 @@ def main(argv=None) -> dict:
         print(f"corpus: {kind} in {time.perf_counter() - t0:.0f}s at {corpus}", file=sys.stderr)
     files = sorted(corpus.rglob("*.dcm"))
     sample = files[: args.sample]
+    counts = [int(w) for w in str(args.workers).split(",")]
     bare_pydicom(sample[:500])  # warm the page cache and the imports
+    rounds = [one_round(corpus, sample, counts) for _ in range(max(args.repeat, 1))]
+    print_table(rounds, counts, len(files), len(sample), kind)
+    med = {k: statistics.median(r[k] for r in rounds) for k in ("bare", "extract")}
+    loads = {w: {k: statistics.median(r["loads"][w][k] for r in rounds) for k in rounds[0]["loads"][w]}
+             for w in counts}
+    first = loads[min(loads)]
+    return {"bare": med["bare"], "extract": med["extract"], "load": first["rate"],
+            "peak_mb": max(v["peak_mb"] for r in rounds for v in r["loads"].values()), "files": len(files),
+            "loads": loads, "rounds": rounds}
+
+
+def one_round(corpus: Path, sample: list[Path], counts: list[int]) -> dict:
+    """Baselines and loads measured back to back: each load's ratios are to the baselines of its
+    own round (on a shared VM the machine's speed drifts by 2x within minutes)."""
     bare = bare_pydicom(sample)
     extract_rate = extraction_only(sample)
-    rows = [
-        ("bare pydicom.dcmread(stop_before_pixels=True), 1 core", f"{bare:,.0f}", "", "1.00", "1.00"),
-        ("loader extraction (convert + de-identify + header_json), 1 core", f"{extract_rate:,.0f}", "",
-         f"{extract_rate / bare:.2f}", f"{extract_rate / bare:.2f}"),
-    ]
-    counts = [int(w) for w in str(args.workers).split(",")]
     parallel = {1: bare}  # bare pydicom files/s with N loops at once
     for n in sorted(set(c for c in counts if c > 1)):
-        parallel[n] = together = bare_pydicom_parallel(sample, n)
-        rows.append((f"bare pydicom, {n} loops at once (what the machine scales to)", f"{together:,.0f}",
-                     f"{together / n:,.0f}", f"{together / n / bare:.2f}", "1.00"))
+        parallel[n] = bare_pydicom_parallel(sample, n)
     loads = {}
     for workers in counts:
         load_rate, peak, detail = full_load(corpus, workers)
         per_core = load_rate / workers
-        same = load_rate / parallel[workers]
         loads[workers] = {"rate": load_rate, "per_core": per_core, "ratio": per_core / bare, "peak_mb": peak,
-                          "ratio_same_count": same, "loaded": detail["loaded"], "errors": detail["errors"]}
-        rows.append((f"end-to-end load, {workers} worker(s), {detail['loaded']:,} files, peak RSS {peak:,.0f} MB",
-                     f"{load_rate:,.0f}", f"{per_core:,.0f}", f"{per_core / bare:.2f}", f"{same:.2f}"))
-    print(f"\nLoad benchmark: {len(files):,} files ({kind}), {os.cpu_count()} cores; one-core loops over a "
-          f"{len(sample):,}-file sample\n")
+                          "ratio_same_count": load_rate / parallel[workers], "loaded": detail["loaded"],
+                          "errors": detail["errors"]}
+    return {"bare": bare, "extract": extract_rate, "parallel": parallel, "loads": loads}
+
+
+def _cell(values: list[float], fmt: str) -> str:
+    """The median, and with more than one round the range: `0.81 (0.72-0.87)`."""
+    mid = format(statistics.median(values), fmt)
+    return mid if len(values) == 1 else f"{mid} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+
+
+def print_table(rounds: list[dict], counts: list[int], n_files: int, n_sample: int, kind: str) -> None:
+    bare = [r["bare"] for r in rounds]
+    extract = [r["extract"] for r in rounds]
+    rows = [
+        ("bare pydicom.dcmread(stop_before_pixels=True), 1 core", _cell(bare, ",.0f"), "", "1.00", "1.00"),
+        ("loader extraction (convert + de-identify + header_json), 1 core", _cell(extract, ",.0f"), "",
+         _cell([e / b for e, b in zip(extract, bare)], ".2f"), _cell([e / b for e, b in zip(extract, bare)], ".2f")),
+    ]
+    for n in sorted(set(c for c in counts if c > 1)):
+        together = [r["parallel"][n] for r in rounds]
+        rows.append((f"bare pydicom, {n} loops at once (what the machine scales to)", _cell(together, ",.0f"),
+                     _cell([t / n for t in together], ",.0f"),
+                     _cell([r["parallel"][n] / n / r["bare"] for r in rounds], ".2f"), "1.00"))
+    for w in counts:
+        ls = [r["loads"][w] for r in rounds]
+        rows.append((f"end-to-end load, {w} worker(s), {ls[0]['loaded']:,} files, peak RSS "
+                     f"{max(x['peak_mb'] for x in ls):,.0f} MB", _cell([x["rate"] for x in ls], ",.0f"),
+                     _cell([x["per_core"] for x in ls], ",.0f"), _cell([x["ratio"] for x in ls], ".2f"),
+                     _cell([x["ratio_same_count"] for x in ls], ".2f")))
+    print(f"\nLoad benchmark: {n_files:,} files ({kind}), {os.cpu_count()} cores; one-core loops over a "
+          f"{n_sample:,}-file sample; {len(rounds)} round(s), each load against the baselines of its round"
+          + ("; median (range)" if len(rounds) > 1 else "") + "\n")
     print("| path | files/s | per core | per-core ratio to bare pydicom on 1 core "
           "| ratio to bare pydicom in as many processes |\n| --- | ---: | ---: | ---: | ---: |")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    first = loads[min(loads)]
-    return {"bare": bare, "extract": extract_rate, "load": first["rate"], "peak_mb": max(v["peak_mb"] for v in
-            loads.values()), "files": len(files), "loads": loads}
 
 
 if __name__ == "__main__":
