@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from pydicom.data import get_testdata_files
 
 from mi_warehouse.loaders import extract_pool as pool
@@ -26,9 +27,11 @@ def _flat(chunks):
     return [(f, o, x) for files, x in chunks for f, o in zip(files, x.outcomes)]
 
 
-def test_pool_gives_the_chunks_of_one_worker_in_walk_order(monkeypatch):
+@pytest.mark.parametrize("ahead", [64, 1])  # 1: this process often waits for the pool's oldest chunk
+def test_pool_gives_the_chunks_of_one_worker_in_walk_order(monkeypatch, ahead):
     monkeypatch.setattr(pool, "WORK_CHUNK", 3)  # many chunks, and more of them than may be in flight
     monkeypatch.setattr(pool, "IN_FLIGHT_PER_WORKER", 2)
+    monkeypatch.setattr(pool, "AHEAD", ahead)
     files = _files()
     one = list(pool.local_chunks(iter(files), 1, ARGS))
     two = list(pool.local_chunks(iter(files), 2, ARGS))
