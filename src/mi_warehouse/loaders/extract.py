@@ -39,7 +39,7 @@ from pydicom.errors import InvalidDicomError
 from ..serde import archives
 from ..serde import catalog as cat
 from ..serde import fast_header
-from ..serde.dicom_json import model_from_elements, to_json
+from ..serde.dicom_json import json_from_elements
 from ..serde.raw_elements import elements, encoding
 from .deid import Deidentifier
 from .deid.policy import AGE_CAP_YEARS
@@ -343,8 +343,7 @@ def _row(top: list, enc: str | None, syntax: str | None, uri, size, deid: Deiden
     # path-free reference; the real location goes only to <phi_db>.image_locations.
     row["image_uri"] = uri if deid is None else image_ref(row["sop_instance_uid"])
     row["file_size"] = size
-    row["header_json"] = to_json(model_from_elements(top, bulk_limit, enc),
-                                 deid.markers_json if subject is not None else "")
+    row["header_json"] = json_from_elements(top, bulk_limit, enc, deid.markers_json if subject is not None else "")
     row["load_run_id"] = run_id
 
     d = row["study_date"]

@@ -50,82 +50,116 @@ def _number(v: Any) -> Any:
         return str(v)
 
 
-def _pn(v: Any) -> dict:
-    out = {}
+def _number_text(v: Any) -> str:
+    """`_number(v)` as JSON text; DS/IS text (almost every value) on a short path."""
+    if type(v) is str:
+        s = v.strip()
+        try:
+            f = float(s)
+        except ValueError:
+            return _str(v)
+        if f - f != 0:  # inf or nan
+            return _str(s)
+        if s.lstrip("+-").isdigit():
+            try:
+                return str(int(s))
+            except ValueError:  # digits int() does not take (superscripts)
+                return _str(v)
+        return repr(f)
+    return _value_text(_number(v))
+
+
+def _value_text(v: Any) -> str:
+    """One value as `json.dumps` writes it (ints and finite floats without the encoder)."""
+    t = type(v)
+    if t is str:
+        return _str(v)
+    if t is int:
+        return int.__repr__(v)
+    if t is float and v - v == 0:
+        return float.__repr__(v)
+    return _dumps(v)
+
+
+def _pn_text(v: Any) -> str:
+    out = []
     for key, attr in (("Alphabetic", "alphabetic"), ("Ideographic", "ideographic"),
                       ("Phonetic", "phonetic")):
         part = getattr(v, attr, None)
         if part is None and key == "Alphabetic":
             part = str(v)
         if part:
-            out[key] = part
-    return out
+            out.append(f'"{key}":{_value_text(part)}')
+    return "{" + ",".join(out) + "}"
 
 
-def model_from_elements(items: Iterable[Element], bulk_limit: int = 1024,
-                        encoding: str | None = "latin_1") -> dict:
-    """The DICOM JSON model of `(tag, vr, value)` elements (as `raw_elements.elements` yields)."""
-    out: dict[str, dict] = {}
-    keys = _KEYS
+def json_from_elements(items: Iterable[Element], bulk_limit: int = 1024, encoding: str | None = "latin_1",
+                       extra: str = "") -> str:
+    """The DICOM JSON model of `(tag, vr, value)` elements (as `raw_elements.elements` yields), as
+    compact JSON text, written directly; `extra`: members already serialised (`"TAG":{...},...`),
+    added last. The same text as `json.dumps` of the model, at a third of the cost of building it."""
+    parts: list[str] = []
+    append = parts.append
+    heads = _HEADS
     for tag, vr, value in items:
-        key = keys.get(tag)
-        if key is None:
+        head = heads.get(tag)
+        if head is None:
             if tag in PIXEL_DATA_TAGS:
                 continue
-            key = _key(tag)
+            head = _head(tag)
         if type(value) is str and value and vr in PLAIN_TEXT_VRS:  # the common case: one text value
-            out[key] = {"vr": vr, "Value": [value]}
+            append(f'{head}{vr}","Value":[{_str(value)}]}}')
             continue
-        entry: dict[str, Any] = {"vr": vr}
+        body = None
         if vr == "SQ":
-            seq = [item if isinstance(item, dict) else
-                   model_from_elements(item, bulk_limit, encoding) if isinstance(item, list) else
-                   model_from_elements(elements(item, encoding), bulk_limit, dataset_encoding(item, encoding))
+            seq = [_dumps(item) if isinstance(item, dict) else
+                   json_from_elements(item, bulk_limit, encoding) if isinstance(item, list) else
+                   json_from_elements(elements(item, encoding), bulk_limit, dataset_encoding(item, encoding))
                    for item in (value or [])]
             if seq:
-                entry["Value"] = seq
+                body = ",".join(seq)
         elif vr in BINARY_VRS:
             if isinstance(value, (bytes, bytearray)) and 0 < len(value) <= bulk_limit:
-                entry["InlineBinary"] = base64.b64encode(value).decode("ascii")
+                append(f'{head}{vr}","InlineBinary":"{base64.b64encode(value).decode("ascii")}"}}')
+                continue
         else:
             vals = _values(value)
             if vals:
                 if vr == "PN":
-                    entry["Value"] = [_pn(v) for v in vals]
+                    body = ",".join([_pn_text(v) for v in vals])
                 elif vr in ("DS", "IS"):
-                    entry["Value"] = [_number(v) for v in vals]
+                    body = ",".join([_number_text(v) for v in vals])
                 elif vr in NUMBER_VRS:
-                    entry["Value"] = [v if isinstance(v, (int, float)) else _number(v) for v in vals]
+                    body = ",".join([_value_text(v if isinstance(v, (int, float)) else _number(v)) for v in vals])
                 elif vr == "AT":
-                    entry["Value"] = [f"{int(v):08X}" for v in vals]
+                    body = ",".join([f'"{int(v):08X}"' for v in vals])
                 else:
-                    entry["Value"] = [v if isinstance(v, str) else str(v) for v in vals]
-        out[key] = entry
-    return out
+                    body = ",".join([_str(v if isinstance(v, str) else str(v)) for v in vals])
+        append(f'{head}{vr}"}}' if body is None else f'{head}{vr}","Value":[{body}]}}')
+    if extra:
+        append(extra)
+    return "{" + ",".join(parts) + "}"
 
 
-def _key(tag: int) -> str:
-    """'GGGGEEEE', memoised for the tags a process meets (bounded)."""
-    key = f"{tag:08X}"
-    if len(_KEYS) < 50_000:
-        _KEYS[tag] = key
-    return key
+def model_from_elements(items: Iterable[Element], bulk_limit: int = 1024,
+                        encoding: str | None = "latin_1") -> dict:
+    """The DICOM JSON model of the elements as dicts and lists (`json_from_elements`, parsed)."""
+    return json.loads(json_from_elements(items, bulk_limit, encoding))
 
 
-_KEYS: dict[int, str] = {}
+def _head(tag: int) -> str:
+    """'"GGGGEEEE":{"vr":"', memoised for the tags a process meets (bounded)."""
+    head = f'"{tag:08X}":{{"vr":"'
+    if len(_HEADS) < 50_000:
+        _HEADS[tag] = head
+    return head
 
 
+_HEADS: dict[int, str] = {}
+_str = json.encoder.encode_basestring  # the C escaper json.dumps(ensure_ascii=False) uses
 # One encoder, built once: the model is plain dicts and lists (no cycles), so the circular check is skipped.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
-def to_json(model: dict, extra: str = "") -> str:
-    """The model as compact JSON; `extra`: members already serialised (`"TAG":{...},...`), added last."""
-    text = _dumps(model)
-    if extra:
-        text = text[:-1] + ("," if len(text) > 2 else "") + extra + "}"
-    return text
-
-
 def dataset_to_json(ds, bulk_limit: int = 1024) -> str:
-    return to_json(model_from_elements(elements(ds), bulk_limit, dataset_encoding(ds)))
+    return json_from_elements(elements(ds), bulk_limit, dataset_encoding(ds))

@@ -22,7 +22,7 @@ import re
 from operator import itemgetter
 from typing import Any
 
-from ...serde.dicom_json import model_from_elements, to_json
+from ...serde.dicom_json import json_from_elements, model_from_elements
 from ...serde.raw_elements import elements, encoding
 from .clean import Identifiers, clean_value
 from .keys import Keys
@@ -109,7 +109,7 @@ class Deidentifier:
         self._handlers = {"Z": self._empty, "D": self._dummy, "C": self._clean, "U": self._uid}
         self.markers = self._marker_elements()
         # the same, as JSON members to add to header_json (constant: serialised once)
-        self.markers_json = to_json(model_from_elements(self.markers))[1:-1]
+        self.markers_json = json_from_elements(self.markers)[1:-1]
 
     def __repr__(self) -> str:  # never show the key
         return f"Deidentifier(key=<hidden>, options={self.policy.options})"
