@@ -77,3 +77,23 @@ def test_the_parent_extracts_while_the_pool_is_full_and_the_rest_goes_to_the_poo
     out = list(pool.local_chunks(iter(files), 2, ARGS))
     assert [f for f, _, _ in _flat(out)] == files
     assert 0 < sum(here) < len(files)  # some chunks extracted here, the others by the pool
+
+
+def test_a_pool_chunk_comes_back_through_a_spool_file_that_is_then_gone(tmp_path, monkeypatch):
+    """The pool's rows travel as an Arrow file (a chunk is more than the pool's pipe holds)."""
+    files = _files()[:12]
+    pool.init_worker(ARGS)
+    direct = pool.work_chunk(files)
+    spooled = pool.spool_chunk(files, str(tmp_path))
+    assert spooled.staged is None and spooled.spooled is not None
+    path, touched = spooled.spooled
+    assert os.path.dirname(path) == str(tmp_path) and os.path.getsize(path) > 0
+    back = spooled.unspooled()
+    assert back.staged.table.equals(direct.staged.table) and back.staged.touched == direct.staged.touched
+    assert not os.path.exists(path) and back.spooled is None
+    # a whole pooled run leaves no spool directory behind
+    made = []
+    real = pool.tempfile.mkdtemp
+    monkeypatch.setattr(pool.tempfile, "mkdtemp", lambda **k: made.append(real(**k)) or made[-1])
+    assert len(list(pool.local_chunks(iter(_files()), 2, ARGS))) > 0
+    assert len(made) == 1 and not os.path.exists(made[0])
