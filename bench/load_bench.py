@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import json
 import resource
 import statistics
 import subprocess
@@ -111,30 +112,61 @@ def full_load(corpus: Path, workers: int) -> tuple[float, float, dict]:
         subprocess.run(["rm", "-rf", str(storage / d)], check=True)
     subprocess.run(mi + ["apply"], env=env, check=True, capture_output=True, cwd=REPO)
     code = (
-        "import resource, sys, time, json\n"
+        "import os, resource, sys, time, json\n"
         "from mi_warehouse.config import load_settings\n"
         "from mi_warehouse.engine.connection import connect\n"
         "from mi_warehouse.loaders.load import LoadOptions, run_load\n"
         "s = load_settings()\n"
+        "def cpu():\n"
+        "    u = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]\n"
+        "    return sum(x.ru_utime + x.ru_stime for x in u)\n"
         "with connect(s) as c:\n"
-        "    t0 = time.perf_counter()\n"
+        f"    server = {_server_pid()!r}\n"
+        "    t0, c0, j0, st0 = time.perf_counter(), cpu(), _proc_cpu(server), _steal()\n"
         f"    r = run_load(c, s, [{str(corpus)!r}], LoadOptions(workers={workers}))\n"
-        "    dt = time.perf_counter() - t0\n"
+        "    dt, used, jvm, stolen = (time.perf_counter() - t0, cpu() - c0, _proc_cpu(server) - j0,\n"
+        "                             _steal() - st0)\n"
         "peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
         " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024\n"
         "print(json.dumps({'rate': r.loaded / dt, 'peak_mb': peak, 'loaded': r.loaded, 'errors': r.errors,"
-        " 'seconds': dt}))\n"
+        " 'seconds': dt, 'cpu': used, 'server_cpu': jvm, 'stolen': stolen}))\n"
     )
+    code = _PROC_HELPERS + code
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO)
     if out.returncode != 0:
         raise SystemExit(out.stderr)
-    import json
-
     d = json.loads(out.stdout.strip().splitlines()[-1])
     subprocess.run(mi + ["sql", "DROP DATABASE IF EXISTS bench_load CASCADE; "
                                 "DROP DATABASE IF EXISTS bench_load_phi CASCADE"], env=env, capture_output=True,
                    cwd=REPO)
     return d["rate"], d["peak_mb"], d
+
+
+# CPU seconds: of a process (by /proc; 0 where there is none), and stolen from this VM by its
+# hypervisor (all cores; /proc/stat's steal column), to tell the loader's cost from the machine's.
+_PROC_HELPERS = """import os
+def _proc_cpu(pid):
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, TypeError, ValueError, IndexError):
+        return 0.0
+def _steal():
+    try:
+        return int(open("/proc/stat").readline().split()[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+"""
+
+
+def _server_pid() -> int | None:
+    """The embedded server's pid, where it runs here (its CPU during a load is the load's too)."""
+    try:
+        from mi_warehouse.config import load_settings
+
+        return int(json.loads((load_settings().home / "hiveserver2.pid").read_text())["pid"])
+    except (OSError, ValueError, KeyError, ImportError):
+        return None
 
 
 def main(argv=None) -> dict:
@@ -178,7 +210,9 @@ def main(argv=None) -> dict:
 def one_round(corpus: Path, sample: list[Path], counts: list[int]) -> dict:
     """Baselines and loads measured back to back: each load's ratios are to the baselines of its
     own round (on a shared VM the machine's speed drifts by 2x within minutes)."""
+    c0 = time.process_time()
     bare = bare_pydicom(sample)
+    bare_cpu = len(sample) / (time.process_time() - c0)  # files per CPU second
     extract_rate = extraction_only(sample)
     parallel = {1: bare}  # bare pydicom files/s with N loops at once
     for n in sorted(set(c for c in counts if c > 1)):
@@ -189,8 +223,13 @@ def one_round(corpus: Path, sample: list[Path], counts: list[int]) -> dict:
         per_core = load_rate / workers
         loads[workers] = {"rate": load_rate, "per_core": per_core, "ratio": per_core / bare, "peak_mb": peak,
                           "ratio_same_count": load_rate / parallel[workers], "loaded": detail["loaded"],
-                          "errors": detail["errors"]}
-    return {"bare": bare, "extract": extract_rate, "parallel": parallel, "loads": loads}
+                          "errors": detail["errors"],
+                          # files per CPU second of the load's processes and the server, against bare
+                          # pydicom's: the cost per file, whatever the VM's cores did meanwhile
+                          "cpu_ratio": detail["loaded"] / (detail["cpu"] + detail["server_cpu"]) / bare_cpu,
+                          "cores": (detail["cpu"] + detail["server_cpu"]) / detail["seconds"],
+                          "stolen": detail["stolen"] / (os.cpu_count() or 1) / detail["seconds"]}
+    return {"bare": bare, "bare_cpu": bare_cpu, "extract": extract_rate, "parallel": parallel, "loads": loads}
 
 
 def _cell(values: list[float], fmt: str) -> str:
@@ -225,6 +264,14 @@ def print_table(rounds: list[dict], counts: list[int], n_files: int, n_sample: i
           "| ratio to bare pydicom in as many processes |\n| --- | ---: | ---: | ---: | ---: |")
     for r in rows:
         print("| " + " | ".join(r) + " |")
+    print("\nCPU time of each load (its processes and the server's) against bare pydicom's; cores in use: "
+          "its CPU seconds per second; stolen: the share of the machine's cores its hypervisor took\n")
+    print("| load | files per CPU second, to bare pydicom's | cores in use | cores stolen |\n"
+          "| --- | ---: | ---: | ---: |")
+    for w in counts:
+        ls = [r["loads"][w] for r in rounds]
+        print(f"| {w} worker(s) | {_cell([x['cpu_ratio'] for x in ls], '.2f')} | "
+              f"{_cell([x['cores'] for x in ls], '.2f')} | {_cell([100 * x['stolen'] for x in ls], '.0f')}% |")
 
 
 if __name__ == "__main__":
