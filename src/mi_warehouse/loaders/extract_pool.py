@@ -156,7 +156,7 @@ def chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def local_chunks(files: Iterable[SourceFile], workers: int, args: WorkerArgs
+def local_chunks(files: Iterable[SourceFile], workers: int, args: WorkerArgs, spool_root: str | None = None
                  ) -> Iterator[tuple[list[SourceFile], Extracted]]:
     """(files, Extracted) in walk order, extracted by `workers` processes: this one and workers - 1
     in a pool.
@@ -166,14 +166,18 @@ def local_chunks(files: Iterable[SourceFile], workers: int, args: WorkerArgs
     lookups, accounting, staging) and, whenever the pool has all the chunks it may hold and the
     oldest is not back yet, extracts the next chunk itself instead of waiting: on N cores the run
     keeps N processes busy, not N workers plus a parent competing for the cores. Chunks are handed
-    on in walk order (the ledger, duplicates and error rows follow the walk).
+    on in walk order (the ledger, duplicates and error rows follow the walk). The pool's rows come
+    back through files in a spool directory under `spool_root` (the load's staging folder, which
+    the next run clears if this one is killed; None: the system's temporary folder).
     """
     init_worker(args)
     if workers <= 1:
         for chunk in chunks(files, WORK_CHUNK):
             yield chunk, work_chunk(chunk)
         return
-    spool = tempfile.mkdtemp(prefix="miw-spool-")  # rows of the pool's chunks (`spool_chunk`)
+    if spool_root is not None:
+        os.makedirs(spool_root, exist_ok=True)
+    spool = tempfile.mkdtemp(prefix="miw-spool-", dir=spool_root)  # rows of the pool's chunks (`spool_chunk`)
     try:
         yield from _pooled(files, workers, args, spool)
     finally:

@@ -192,7 +192,7 @@ def _run(session, settings, sources, options, progress, log, t, run_id, key, dei
                       options.bulk_limit, options.keep_phi_map, deid.policy if deid else None,
                       settings.missing_patient_id, settings.strictness, writer.buckets, writer.version)
     extracted = spark_chunks(pending(), args, options.spark_master) if options.engine == "spark" \
-        else local_chunks(pending(), workers, args)
+        else local_chunks(pending(), workers, args, str(staging_root))
     batch: list = []  # Staged rows of chunks, staged together once they pass batch_rows
     batch_rows = 0
 
