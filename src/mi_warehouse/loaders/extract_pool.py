@@ -3,7 +3,8 @@
 A chunk of WORK_CHUNK files is extracted (headers, conversion, de-identification, header_json),
 and its rows are turned into one Arrow table in the staging schema, bucket ids included, in the
 process that extracted them: the process that runs the load (walk, ledger, accounting, commit)
-receives one table per chunk, a handful of buffers to unpickle, instead of a dict per file.
+receives one table per chunk (from a pool process, as an Arrow file in a spool folder that it
+memory-maps; `spool_chunk`), instead of a dict per file.
 The loaded outcomes keep their SOPInstanceUID (`Outcome.sop`), warnings and PHI map entry; their
 row is in the table, in outcome order.
 
