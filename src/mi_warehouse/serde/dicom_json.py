@@ -35,38 +35,26 @@ def _values(value: Any) -> list:
 
 def _number(v: Any) -> Any:
     """DS/IS as JSON numbers (F.2.3.1); a value that does not parse stays a string."""
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        f = float(v)
-        if f != f or f in (float("inf"), float("-inf")):
-            return str(v)
-        return int(v) if isinstance(v, int) else f
+    if type(v) is not str:  # almost every value is its text
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            f = float(v)
+            if f - f != 0:  # inf or nan
+                return str(v)
+            return int(v) if isinstance(v, int) else f
+        v = str(v)
+    s = v.strip()
     try:
-        s = str(v).strip()
         f = float(s)
-        if f != f or f in (float("inf"), float("-inf")):
-            return s
-        return int(s) if s.lstrip("+-").isdigit() else f
     except ValueError:
-        return str(v)
-
-
-def _number_text(v: Any) -> str:
-    """`_number(v)` as JSON text; DS/IS text (almost every value) on a short path."""
-    if type(v) is str:
-        s = v.strip()
+        return v
+    if f - f != 0:
+        return s
+    if s.lstrip("+-").isdigit():
         try:
-            f = float(s)
-        except ValueError:
-            return _str(v)
-        if f - f != 0:  # inf or nan
-            return _str(s)
-        if s.lstrip("+-").isdigit():
-            try:
-                return str(int(s))
-            except ValueError:  # digits int() does not take (superscripts)
-                return _str(v)
-        return repr(f)
-    return _value_text(_number(v))
+            return int(s)
+        except ValueError:  # more digits than int() takes (sys.get_int_max_str_digits)
+            return v
+    return f
 
 
 def _value_text(v: Any) -> str:
@@ -128,7 +116,7 @@ def json_from_elements(items: Iterable[Element], bulk_limit: int = 1024, encodin
                 if vr == "PN":
                     body = ",".join([_pn_text(v) for v in vals])
                 elif vr in ("DS", "IS"):
-                    body = ",".join([_number_text(v) for v in vals])
+                    body = ",".join([_value_text(_number(v)) for v in vals])
                 elif vr in NUMBER_VRS:
                     body = ",".join([_value_text(v if isinstance(v, (int, float)) else _number(v)) for v in vals])
                 elif vr == "AT":
