@@ -20,8 +20,8 @@ databases (bench_load, bench_load_phi) and drops them after.
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import resource
 import statistics
 import subprocess

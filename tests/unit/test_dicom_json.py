@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import math
+import os
 import warnings
 
 import pydicom
